@@ -1,0 +1,109 @@
+import { TaskError, TaskRevokedError, TaskTimeoutError } from '../errors/index.js';
+import { READY_STATES, TaskState, type ResultRecord } from '../protocol/index.js';
+import type { Duration } from '../protocol/duration.js';
+import { toMs } from '../protocol/duration.js';
+import type { Transport } from '../transport/transport.interface.js';
+
+/** setTimeout's largest delay; "wait forever" in practice. */
+const FOREVER_MS = 2_147_483_647;
+
+export interface GetOptions {
+  /** Give up after this long with TaskTimeoutError. @default forever */
+  timeout?: Duration;
+  /** Throw the task's failure as TaskError (true) or return the stored error (false). @default true */
+  propagate?: boolean;
+}
+
+/**
+ * A handle on a published task: its state and, once ready, its result.
+ * Waiting (`get`) is woken by the broker when the result lands; it never polls.
+ * @publicApi
+ */
+export class AsyncResult<T = unknown> {
+  constructor(
+    readonly id: string,
+    readonly queue: string,
+    readonly taskName: string | undefined,
+    private readonly transport: Transport,
+    private readonly resultTtlMs: number,
+  ) {}
+
+  /** The stored record, or null while PENDING (unknown, waiting, or expired). */
+  record(): Promise<ResultRecord | null> {
+    return this.transport.getResult(this.queue, this.id);
+  }
+
+  async state(): Promise<TaskState> {
+    return (await this.record())?.state ?? TaskState.PENDING;
+  }
+
+  async ready(): Promise<boolean> {
+    return READY_STATES.has(await this.state());
+  }
+
+  async successful(): Promise<boolean> {
+    return (await this.state()) === TaskState.SUCCESS;
+  }
+
+  async failed(): Promise<boolean> {
+    return (await this.state()) === TaskState.FAILURE;
+  }
+
+  /**
+   * Waits for the task to finish and returns its return value. A failure
+   * throws TaskError (or, with `propagate: false`, returns the stored error); a
+   * revoked task throws TaskRevokedError; past `timeout`, TaskTimeoutError.
+   */
+  async get(options: GetOptions = {}): Promise<T> {
+    const timeoutMs = options.timeout === undefined ? FOREVER_MS : Math.min(FOREVER_MS, toMs(options.timeout, 'get({ timeout })'));
+    const rec = await this.transport.waitForResult(this.queue, this.id, timeoutMs);
+    if (!rec) throw new TaskTimeoutError(this.id, timeoutMs);
+    return this.unwrap(rec, options.propagate ?? true);
+  }
+
+  private unwrap(rec: ResultRecord, propagate: boolean): T {
+    if (rec.state === TaskState.SUCCESS) return rec.result as T;
+    if (rec.state === TaskState.REVOKED) {
+      if (!propagate) return rec.error as T;
+      throw new TaskRevokedError(this.id, rec.error?.message ?? 'revoked');
+    }
+    const err = rec.error ?? { type: 'Error', message: 'unknown failure' };
+    if (!propagate) return err as T;
+    throw new TaskError(this.id, rec.task ?? this.taskName ?? 'unknown', err.type, err.message, err.stack);
+  }
+
+  /** Progress meta while PROGRESS; the result when SUCCESS; the error when FAILURE or RETRY. */
+  async info(): Promise<unknown> {
+    const rec = await this.record();
+    if (!rec) return undefined;
+    if (rec.state === TaskState.SUCCESS) return rec.result;
+    if (rec.state === TaskState.PROGRESS) return rec.meta;
+    return rec.error ?? rec.meta;
+  }
+
+  /** The remote stack trace of a failed (or retrying) task. */
+  async traceback(): Promise<string | undefined> {
+    return (await this.record())?.error?.stack;
+  }
+
+  /** Revokes the task if it has not started: it will not run, and ends REVOKED. */
+  async revoke(): Promise<void> {
+    const record: ResultRecord = {
+      id: this.id,
+      task: this.taskName,
+      state: TaskState.REVOKED,
+      at: Date.now(),
+      error: { type: 'TaskRevokedError', message: 'revoked' },
+    };
+    await this.transport.revoke(this.queue, this.id, record, this.resultTtlMs);
+  }
+
+  /** Deletes the stored result. */
+  async forget(): Promise<void> {
+    await this.transport.forget(this.queue, this.id);
+  }
+
+  toJSON(): { id: string; queue: string; task?: string } {
+    return { id: this.id, queue: this.queue, task: this.taskName };
+  }
+}

@@ -1,0 +1,2 @@
+export * from './async-result.js';
+export * from './task.client.js';

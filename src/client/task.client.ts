@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type Type } from '@nestjs/common';
+import { InvalidMessageError, TaskQueueConfigError } from '../errors/index.js';
+import type { TaskDefinition } from '../discovery/task.registry.js';
+import { TaskRegistry } from '../discovery/task.registry.js';
+import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
+import type { PublishOptions } from '../interfaces/task-options.interface.js';
+import {
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  DEFAULT_PRIORITY,
+  PROTOCOL_VERSION,
+  assertJsonSafe,
+  encodeMessage,
+  optionalMs,
+  trimTrailingUndefined,
+  type TaskMessage,
+} from '../protocol/index.js';
+import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
+import { assertName } from '../task-queue.options.js';
+import type { PublishItem, Transport } from '../transport/transport.interface.js';
+import { AsyncResult } from './async-result.js';
+
+type AnyFn = (...args: any[]) => any;
+
+/** The typed handle of one task method. @publicApi */
+export interface TaskHandle<F extends AnyFn> {
+  /** Publishes with the task's default options. */
+  delay(...args: Parameters<F>): Promise<AsyncResult<Awaited<ReturnType<F>>>>;
+  /** Publishes with per-call options (countdown, eta, expires, priority, queue, headers, taskId). */
+  applyAsync(args: Parameters<F>, options?: PublishOptions): Promise<AsyncResult<Awaited<ReturnType<F>>>>;
+  /** The registered task name. */
+  readonly taskName: string;
+}
+
+/** The methods of T, each as a TaskHandle. Only @Task() methods work at run time. @publicApi */
+export type TaskHandles<T> = {
+  readonly [K in keyof T as T[K] extends AnyFn ? K : never]: T[K] extends AnyFn ? TaskHandle<T[K]> : never;
+};
+
+/**
+ * Publishes tasks and hands back their results.
+ *
+ * @example
+ * ```ts
+ * const r = await this.tasks.for(EmailService).sendWelcome.delay(user.id, url);
+ * await r.get({ timeout: '10s' });
+ * ```
+ * @publicApi
+ */
+@Injectable()
+export class TaskClient {
+  private readonly handles = new WeakMap<Function, object>();
+
+  constructor(
+    @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
+    @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+    private readonly registry: TaskRegistry,
+  ) {}
+
+  /** Typed handles on the @Task() methods of a provider class. */
+  for<T extends object>(service: Type<T>): TaskHandles<T> {
+    const cached = this.handles.get(service);
+    if (cached) return cached as TaskHandles<T>;
+    const cache = new Map<string, TaskHandle<AnyFn>>();
+    const proxy = new Proxy(
+      {},
+      {
+        get: (_t, prop) => {
+          if (typeof prop !== 'string') return undefined;
+          let handle = cache.get(prop);
+          if (!handle) {
+            const def = this.registry.forMethod(service, prop);
+            handle = this.handleFor(def);
+            cache.set(prop, handle);
+          }
+          return handle;
+        },
+      },
+    );
+    this.handles.set(service, proxy);
+    return proxy as TaskHandles<T>;
+  }
+
+  private handleFor(def: TaskDefinition): TaskHandle<AnyFn> {
+    return {
+      taskName: def.name,
+      delay: (...args: unknown[]) => this.send(def.name, args),
+      applyAsync: (args: unknown[], options?: PublishOptions) => this.send(def.name, args, options),
+    };
+  }
+
+  /**
+   * Publishes a task by name. The task may live in another process or codebase:
+   * names this application does not know are sent with the module's defaults.
+   */
+  async send<R = unknown>(name: string, args: readonly unknown[] = [], options: PublishOptions = {}): Promise<AsyncResult<R>> {
+    const [item, result] = this.prepare<R>(name, args, options);
+    await this.transport.publish([item]);
+    return result;
+  }
+
+  /** Publishes many calls in one round trip. */
+  async sendMany<R = unknown>(calls: ReadonlyArray<{ name: string; args?: readonly unknown[]; options?: PublishOptions }>): Promise<AsyncResult<R>[]> {
+    const prepared = calls.map((c) => this.prepare<R>(c.name, c.args ?? [], c.options ?? {}));
+    await this.transport.publish(prepared.map(([item]) => item));
+    return prepared.map(([, r]) => r);
+  }
+
+  /** A handle on a task by id. `queue` is where it was published (default: the default queue). */
+  result<R = unknown>(id: string, queue = this.options.defaultQueue, taskName?: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, queue, taskName, this.transport, this.options.resultExpiresMs);
+  }
+
+  private prepare<R>(name: string, rawArgs: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>] {
+    assertName('task name', name);
+    if (!Array.isArray(rawArgs)) throw new TaskQueueConfigError('args', rawArgs, `task "${name}" takes its arguments as an array`);
+    const def = this.registry.get(name);
+    const args = trimTrailingUndefined(rawArgs);
+    assertJsonSafe(name, args);
+    const now = Date.now();
+    const queue = assertName('queue', o.queue ?? def?.queue ?? this.options.defaultQueue);
+    const priority = o.priority ?? def?.priority ?? DEFAULT_PRIORITY;
+    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+      throw new TaskQueueConfigError('priority', priority, `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`);
+    }
+    const id = o.taskId === undefined ? randomUUID() : assertName('taskId', o.taskId);
+    let eta: number | undefined;
+    if (o.eta !== undefined && o.countdown !== undefined) throw new TaskQueueConfigError('eta', o.eta, 'give eta or countdown, not both');
+    if (o.countdown !== undefined) eta = now + optionalMs(o.countdown, 'countdown')!;
+    else if (o.eta !== undefined) eta = toEpoch(o.eta, 'eta');
+    let expires: number | undefined;
+    if (o.expires !== undefined) expires = o.expires instanceof Date ? toEpoch(o.expires, 'expires') : now + optionalMs(o.expires, 'expires')!;
+    else if (def?.expiresMs !== undefined) expires = now + def.expiresMs;
+    if (o.headers !== undefined) assertJsonSafe(`${name} headers`, [o.headers]);
+    const message: TaskMessage = {
+      id,
+      priority,
+      queue,
+      task: name,
+      retries: 0,
+      created: now,
+      eta: eta !== undefined && eta > now ? eta : undefined,
+      expires,
+      timeLimit: optionalMs(o.timeLimit, 'timeLimit') ?? def?.timeLimitMs,
+      softTimeLimit: optionalMs(o.softTimeLimit, 'softTimeLimit') ?? def?.softTimeLimitMs,
+      parentId: o.parentId,
+      rootId: o.rootId,
+      args,
+      headers: o.headers,
+      v: PROTOCOL_VERSION,
+    };
+    const raw = encodeMessage(message);
+    if (raw.length > this.options.maxMessageBytes / 4 && Buffer.byteLength(raw) > this.options.maxMessageBytes) {
+      throw new InvalidMessageError(`task "${name}": the message is ${Buffer.byteLength(raw)} bytes, over maxMessageBytes (${this.options.maxMessageBytes}); pass a reference (an id, a URL) instead of the data`);
+    }
+    const item: PublishItem = { queue, id, priority, raw, dueAt: message.eta };
+    return [item, new AsyncResult<R>(id, queue, name, this.transport, this.options.resultExpiresMs)];
+  }
+}
+
+function toEpoch(value: Date | number, option: string): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TaskQueueConfigError(option, value, 'expected a Date or epoch milliseconds');
+  return ms;
+}

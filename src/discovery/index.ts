@@ -1,0 +1,2 @@
+export * from './task.registry.js';
+export * from './task-queue.explorer.js';

@@ -1,0 +1,87 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { TaskQueueConfigError } from '../errors/index.js';
+import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
+import type { ResolvedRetry, RetryOptions, TaskOptions } from '../interfaces/task-options.interface.js';
+import { MAX_PRIORITY, MIN_PRIORITY, DEFAULT_PRIORITY, optionalMs, toMs } from '../protocol/index.js';
+import { TASK_METADATA, TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
+import { MESSAGES } from '../task-queue.messages.js';
+import { assertName } from '../task-queue.options.js';
+import { TaskRegistry, type TaskDefinition } from './task.registry.js';
+
+/** Finds @Task() methods on singleton providers at bootstrap and fills the registry. */
+@Injectable()
+export class TaskQueueExplorer implements OnModuleInit {
+  private readonly logger = new Logger('TaskQueueExplorer');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly registry: TaskRegistry,
+    @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+  ) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const { instance, metatype } = wrapper;
+      if (!instance || !metatype || wrapper.isAlias) continue;
+      const proto = Object.getPrototypeOf(instance);
+      if (!proto || proto === Object.prototype) continue;
+      for (const methodName of this.scanner.getAllMethodNames(proto)) {
+        const meta = this.reflector.get<TaskOptions | undefined>(TASK_METADATA, instance[methodName as keyof typeof instance] as never);
+        if (!meta) continue;
+        const site = `${metatype.name}#${methodName}`;
+        if (!wrapper.isDependencyTreeStatic()) {
+          this.logger.warn(MESSAGES.scopedProvider(site));
+          continue;
+        }
+        this.registry.register(this.define(instance as Record<string, unknown>, metatype as Function, methodName, site, meta));
+      }
+    }
+  }
+
+  private define(instance: Record<string, unknown>, target: Function, methodName: string, site: string, meta: TaskOptions): TaskDefinition {
+    const at = (option: string) => `@Task(${option}) on ${site}`;
+    const name = assertName(at('name'), meta.name ?? `${target.name}.${methodName}`);
+    const priority = meta.priority ?? DEFAULT_PRIORITY;
+    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+      throw new TaskQueueConfigError(at('priority'), priority, `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`);
+    }
+    const autoretryFor = meta.autoretryFor;
+    if (autoretryFor !== undefined && (!Array.isArray(autoretryFor) || autoretryFor.some((c) => typeof c !== 'function'))) {
+      throw new TaskQueueConfigError(at('autoretryFor'), autoretryFor, 'expected an array of error classes');
+    }
+    const method = instance[methodName] as (...args: unknown[]) => unknown;
+    return {
+      name,
+      site,
+      target,
+      methodName,
+      instance,
+      handler: method,
+      queue: assertName(at('queue'), meta.queue ?? this.options.defaultQueue),
+      priority,
+      retry: meta.retry || autoretryFor ? resolveRetry(meta.retry ?? {}, at('retry')) : undefined,
+      autoretryFor,
+      timeLimitMs: optionalMs(meta.timeLimit, at('timeLimit')),
+      softTimeLimitMs: optionalMs(meta.softTimeLimit, at('softTimeLimit')),
+      expiresMs: optionalMs(meta.expires, at('expires')),
+      ignoreResult: meta.ignoreResult ?? false,
+    };
+  }
+}
+
+export function resolveRetry(r: RetryOptions, option: string): ResolvedRetry {
+  const max = r.max ?? 3;
+  if (!Number.isInteger(max) || max < 0) throw new TaskQueueConfigError(`${option}.max`, max, 'expected an integer >= 0');
+  const backoff = r.backoff ?? 'exponential';
+  if (backoff !== 'fixed' && backoff !== 'exponential') throw new TaskQueueConfigError(`${option}.backoff`, backoff, "expected 'fixed' or 'exponential'");
+  return {
+    max,
+    backoff,
+    delayMs: toMs(r.delay ?? '1s', `${option}.delay`),
+    maxDelayMs: toMs(r.maxDelay ?? '10m', `${option}.maxDelay`),
+    jitter: r.jitter ?? true,
+  };
+}

@@ -1,0 +1,11 @@
+export { TaskQueueModule } from './task-queue.module.js';
+export { TASK_QUEUE_MODULE_OPTIONS } from './task-queue.module-definition.js';
+export { TASK_QUEUE_OPTIONS, TASK_METADATA, ENV_BROKER_URL, ENV_RESULT_BACKEND } from './task-queue.constants.js';
+export { Task } from './decorators/index.js';
+export { TaskClient, AsyncResult, type TaskHandle, type TaskHandles, type GetOptions } from './client/index.js';
+export { TaskWorker, TaskContext, bootstrapWorker, type BootstrapWorkerOptions, type WorkerStats } from './worker/index.js';
+export { TaskRegistry } from './discovery/task.registry.js';
+export * from './errors/index.js';
+export * from './interfaces/index.js';
+export { TaskState, type ResultRecord, type StoredError, type TaskMessage, type Duration } from './protocol/index.js';
+export type { Transport, QueueCounts, ParkedEntry } from './transport/transport.interface.js';

@@ -1,0 +1,3 @@
+export * from './task-options.interface.js';
+export * from './worker-options.interface.js';
+export * from './task-queue-module-options.interface.js';

@@ -1,0 +1,73 @@
+import type { Duration } from '../protocol/duration.js';
+
+/** Retry policy of a task. @publicApi */
+export interface RetryOptions {
+  /** Retries after the first run. @default 3 */
+  max?: number;
+  /** @default 'exponential' */
+  backoff?: 'fixed' | 'exponential';
+  /** First (fixed: every) delay. @default '1s' */
+  delay?: Duration;
+  /** Cap of an exponential delay. @default '10m' */
+  maxDelay?: Duration;
+  /** Randomize each delay between 0 and its computed value (full jitter). @default true */
+  jitter?: boolean;
+}
+
+/** An error class, for autoretryFor. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Options of @Task(). @publicApi */
+export interface TaskOptions {
+  /** Name the task is published under. @default '<ClassName>.<method>' */
+  name?: string;
+  /** Queue it is published to. @default the module's defaultQueue */
+  queue?: string;
+  /** 0 (lowest) to 9 (highest). @default 5 */
+  priority?: number;
+  /**
+   * Retry policy. Without autoretryFor it applies to every error (except
+   * UnrecoverableError); with autoretryFor only to those classes.
+   */
+  retry?: RetryOptions;
+  /** Error classes that trigger an automatic retry. */
+  autoretryFor?: ErrorClass[];
+  /** Hard time limit: the task is failed with TimeLimitExceededError and its signal aborted. */
+  timeLimit?: Duration;
+  /** Soft time limit: the task's signal is aborted with SoftTimeLimitExceededError; it may clean up. */
+  softTimeLimit?: Duration;
+  /** A message not started within this time of publishing is revoked instead of run. */
+  expires?: Duration;
+  /** Store no result (a caller cannot wait for it). @default false */
+  ignoreResult?: boolean;
+}
+
+/** Resolved retry policy. @internal */
+export interface ResolvedRetry {
+  max: number;
+  backoff: 'fixed' | 'exponential';
+  delayMs: number;
+  maxDelayMs: number;
+  jitter: boolean;
+}
+
+/** Per-call options of applyAsync / send. @publicApi */
+export interface PublishOptions {
+  /** Start no sooner than this long from now. */
+  countdown?: Duration;
+  /** Start no sooner than this time. */
+  eta?: Date | number;
+  /** Do not start later than this: a duration from now, or a time. */
+  expires?: Duration | Date;
+  priority?: number;
+  queue?: string;
+  headers?: Record<string, string | number | boolean | null>;
+  /** Use this id instead of a random UUID ([A-Za-z0-9._:-], at most 200 characters). */
+  taskId?: string;
+  timeLimit?: Duration;
+  softTimeLimit?: Duration;
+  /** @internal workflow links */
+  parentId?: string;
+  /** @internal workflow links */
+  rootId?: string;
+}

@@ -1,0 +1,45 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import type { Duration } from '../protocol/duration.js';
+import type { WorkerOptions } from './worker-options.interface.js';
+
+/** Options of TaskQueueModule.forRoot / forRootAsync. @publicApi */
+export interface TaskQueueModuleOptions {
+  /**
+   * `redis://`, `rediss://` or `memory://[name]`.
+   * @default process.env.TASKQUEUE_BROKER_URL, else 'redis://127.0.0.1:6379'
+   */
+  brokerUrl?: string;
+  /**
+   * Where results are kept. Results are written in the same atomic step as the
+   * acknowledgement, so this must be the broker (the default).
+   * @default process.env.TASKQUEUE_RESULT_BACKEND, else brokerUrl
+   */
+  resultBackend?: string;
+  /** Extra ioredis options for the connections the module creates. */
+  redis?: RedisOptions;
+  /** An ioredis client to use instead of brokerUrl (the module does not close it). */
+  client?: Redis;
+  /** Prefix of every Redis key. @default 'taskqueue' */
+  prefix?: string;
+  /** Queue of tasks that name none. @default 'default' */
+  defaultQueue?: string;
+  /** How long results are kept. @default '1d' */
+  resultExpires?: Duration;
+  /** Largest encoded message accepted, in bytes, on publish and on receipt. @default 1048576 */
+  maxMessageBytes?: number;
+  /** Worker defaults; with `autostart: true` this process also consumes (API + worker in one). */
+  worker?: WorkerOptions & { autostart?: boolean };
+}
+
+/** Options after defaults and validation. @publicApi */
+export interface ResolvedTaskQueueOptions {
+  brokerUrl: string;
+  transport: 'redis' | 'memory';
+  prefix: string;
+  defaultQueue: string;
+  resultExpiresMs: number;
+  maxMessageBytes: number;
+  redis?: RedisOptions;
+  client?: Redis;
+  worker: WorkerOptions & { autostart: boolean };
+}

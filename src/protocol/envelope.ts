@@ -1,0 +1,54 @@
+/**
+ * The one message format. Serialized as JSON with a fixed key order: `id` first,
+ * `priority` second, every scalar field before `args`, and the free-form
+ * `args` and `headers` last. The Redis scripts rely on it: they read id,
+ * priority and expires from the part before the first structural `,"args":`
+ * (which no JSON string value can contain, since its quotes are escaped)
+ * without decoding the whole message.
+ */
+export const PROTOCOL_VERSION = 1;
+
+export type HeaderValue = string | number | boolean | null;
+export type TaskHeaders = Record<string, HeaderValue>;
+
+export interface TaskMessage {
+  id: string;
+  /** 0 (lowest) to 9 (highest). */
+  priority: number;
+  queue: string;
+  task: string;
+  /** How many times this task has been retried before this delivery. */
+  retries: number;
+  /** Epoch ms when the message was first published. */
+  created: number;
+  /** Epoch ms before which the task must not start. */
+  eta?: number;
+  /** Epoch ms after which the task must not start (it is revoked instead). */
+  expires?: number;
+  timeLimit?: number;
+  softTimeLimit?: number;
+  parentId?: string;
+  rootId?: string;
+  headers?: TaskHeaders;
+  args: unknown[];
+  v: number;
+}
+
+export const MIN_PRIORITY = 0;
+export const MAX_PRIORITY = 9;
+export const DEFAULT_PRIORITY = 5;
+
+/** Serializes with the fixed key order the scripts rely on. */
+export function encodeMessage(m: TaskMessage): string {
+  const ordered: Record<string, unknown> = { id: m.id, priority: m.priority, queue: m.queue, task: m.task, retries: m.retries, created: m.created };
+  if (m.eta !== undefined) ordered.eta = m.eta;
+  if (m.expires !== undefined) ordered.expires = m.expires;
+  if (m.timeLimit !== undefined) ordered.timeLimit = m.timeLimit;
+  if (m.softTimeLimit !== undefined) ordered.softTimeLimit = m.softTimeLimit;
+  if (m.parentId !== undefined) ordered.parentId = m.parentId;
+  if (m.rootId !== undefined) ordered.rootId = m.rootId;
+  ordered.args = m.args;
+  if (m.headers !== undefined && Object.keys(m.headers).length > 0) ordered.headers = m.headers;
+  ordered.v = m.v;
+  return JSON.stringify(ordered);
+}

@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TaskClient } from './client/task.client.js';
+import { TaskQueueExplorer } from './discovery/task-queue.explorer.js';
+import { TaskRegistry } from './discovery/task.registry.js';
+import { ConfigurableModuleClass } from './task-queue.module-definition.js';
+import { TaskQueueConnection, optionsProvider, transportProvider } from './task-queue.providers.js';
+import { TASK_QUEUE_OPTIONS } from './task-queue.constants.js';
+import { TaskContext } from './worker/task-context.js';
+import { TaskWorker } from './worker/task.worker.js';
+
+/**
+ * Background tasks for the application: `TaskClient` to publish, `@Task()`
+ * methods to run, `TaskWorker` to consume. Global by default.
+ *
+ * @example
+ * ```ts
+ * TaskQueueModule.forRoot({ brokerUrl: 'redis://localhost:6379' })
+ * TaskQueueModule.forRootAsync({
+ *   imports: [ConfigModule], inject: [ConfigService],
+ *   useFactory: (c: ConfigService) => ({ brokerUrl: c.get('TASKQUEUE_BROKER_URL') }),
+ * })
+ * ```
+ * @publicApi
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker],
+  exports: [TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider],
+})
+export class TaskQueueModule extends ConfigurableModuleClass {}

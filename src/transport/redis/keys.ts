@@ -1,0 +1,74 @@
+/**
+ * The one place Redis key names are made. Every key of a queue shares the hash
+ * tag `{<queue>}`, so every key one script touches lands in one Cluster slot.
+ * The suffixes are mirrored in scripts/includes/common.lua.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** KEYS[1] of every script: "<prefix>:{<queue>}:". */
+  base(queue: string): string {
+    return `${this.prefix}:{${queue}}:`;
+  }
+
+  ready(queue: string, priority: number): string {
+    return `${this.base(queue)}ready:${priority}`;
+  }
+
+  delayed(queue: string): string {
+    return `${this.base(queue)}delayed`;
+  }
+
+  delayedMessages(queue: string): string {
+    return `${this.base(queue)}dmsg`;
+  }
+
+  active(queue: string): string {
+    return `${this.base(queue)}active`;
+  }
+
+  leases(queue: string): string {
+    return `${this.base(queue)}leases`;
+  }
+
+  wake(queue: string): string {
+    return `${this.base(queue)}wake`;
+  }
+
+  revoked(queue: string): string {
+    return `${this.base(queue)}revoked`;
+  }
+
+  dead(queue: string): string {
+    return `${this.base(queue)}dead`;
+  }
+
+  rejected(queue: string): string {
+    return `${this.base(queue)}rejected`;
+  }
+
+  redeliveries(queue: string): string {
+    return `${this.base(queue)}redeliv`;
+  }
+
+  result(queue: string, id: string): string {
+    return `${this.base(queue)}r:${id}`;
+  }
+
+  /** Pub/sub channel on which a task's final record is published. */
+  done(queue: string, id: string): string {
+    return `${this.base(queue)}done:${id}`;
+  }
+
+  /** Every fixed key of a queue (results are found by pattern). */
+  queueKeys(queue: string): string[] {
+    const keys = [this.delayed(queue), this.delayedMessages(queue), this.active(queue), this.leases(queue), this.wake(queue), this.revoked(queue), this.dead(queue), this.rejected(queue), this.redeliveries(queue)];
+    for (let p = 0; p <= 9; p++) keys.push(this.ready(queue, p));
+    return keys;
+  }
+
+  /** Pattern matching every key of every queue under this prefix. */
+  allPattern(): string {
+    return `${this.prefix}:*`;
+  }
+}

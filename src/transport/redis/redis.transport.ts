@@ -1,0 +1,325 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { READY_STATES, type ResultRecord } from '../../protocol/index.js';
+import type {
+  DroppedItem,
+  ParkedEntry,
+  PublishItem,
+  QueueCounts,
+  ReserveRequest,
+  ReserveResult,
+  TerminalUpdate,
+  Transport,
+} from '../transport.interface.js';
+import { RedisKeys } from './keys.js';
+import { SCRIPTS, SCRIPTS_VERSION, type ScriptName } from './scripts/generated/scripts.js';
+
+export interface RedisTransportOptions {
+  /** redis:// or rediss:// URL, used when no client is given. */
+  url?: string;
+  /** An ioredis client to use; the transport then does not close it. */
+  client?: Redis;
+  /** Extra ioredis options for connections the transport creates. */
+  redisOptions?: RedisOptions;
+  prefix: string;
+  /** Cap of the dead-letter and rejected lists, per queue. */
+  parkedCap?: number;
+}
+
+type Reply = [Array<string | number>, string[], number];
+type ScriptFn = (base: string, ...args: Array<string | number>) => Promise<unknown>;
+
+const DEFAULT_PARKED_CAP = 10_000;
+
+/**
+ * Redis broker and result store. All state transitions are single Lua scripts
+ * (see scripts/*.lua); results are waited for through pub/sub, never by polling.
+ */
+export class RedisTransport implements Transport {
+  readonly keys: RedisKeys;
+  private readonly client: Redis;
+  private readonly ownsClient: boolean;
+  private blocking?: Redis;
+  private subscriber?: Redis;
+  private readonly waiters = new Map<string, Set<(rec: ResultRecord) => void>>();
+  private readonly waitedQueue = new Map<string, { queue: string; id: string }>();
+  private readonly parkedCap: number;
+  private closed = false;
+
+  constructor(private readonly options: RedisTransportOptions) {
+    this.keys = new RedisKeys(options.prefix);
+    this.parkedCap = options.parkedCap ?? DEFAULT_PARKED_CAP;
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      this.client = this.connect('main');
+      this.ownsClient = true;
+    }
+    for (const [name, def] of Object.entries(SCRIPTS)) {
+      const command = this.commandName(name as ScriptName);
+      if (!(command in this.client)) this.client.defineCommand(command, { numberOfKeys: def.numberOfKeys, lua: def.lua });
+    }
+  }
+
+  /** The main client (commands, scripts). */
+  get redis(): Redis {
+    return this.client;
+  }
+
+  private connect(role: string, extra: RedisOptions = {}): Redis {
+    const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...this.options.redisOptions, ...extra };
+    if (this.options.client) return this.options.client.duplicate(opts);
+    return this.options.url ? new Redis(this.options.url, opts) : new Redis(opts);
+  }
+
+  private commandName(name: ScriptName): string {
+    return `tq_${name.replace(/-/g, '_')}_${SCRIPTS_VERSION}`;
+  }
+
+  private script(name: ScriptName): ScriptFn {
+    return (this.client as unknown as Record<string, ScriptFn>)[this.commandName(name)].bind(this.client);
+  }
+
+  async publish(items: PublishItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const now = Date.now();
+    const byQueue = new Map<string, Array<string | number>>();
+    for (const it of items) {
+      let args = byQueue.get(it.queue);
+      if (!args) byQueue.set(it.queue, (args = [now]));
+      args.push(it.id, it.priority, it.dueAt !== undefined && it.dueAt > now ? it.dueAt : 0, it.raw);
+    }
+    const publish = this.commandName('publish');
+    if (byQueue.size === 1) {
+      const [[queue, args]] = byQueue;
+      await this.script('publish')(this.keys.base(queue), ...args);
+      return;
+    }
+    const pipe = this.client.pipeline();
+    for (const [queue, args] of byQueue) (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
+    const results = await pipe.exec();
+    for (const [err] of results ?? []) if (err) throw err;
+  }
+
+  private reserveArgs(req: ReserveRequest, now: number): Array<string | number> {
+    return [now, req.max, req.startCount, req.leaseMs, req.workerId, req.maxRedeliveries, req.resultTtlMs, this.parkedCap];
+  }
+
+  private parseReserve(reply: Reply): ReserveResult {
+    const [flat, droppedFlat, next] = reply;
+    const items = [];
+    for (let i = 0; i < flat.length; i += 3) items.push({ id: String(flat[i]), raw: String(flat[i + 1]), redeliveries: Number(flat[i + 2]) });
+    const dropped: DroppedItem[] = [];
+    for (let i = 0; i < droppedFlat.length; i += 3) dropped.push({ id: droppedFlat[i], raw: droppedFlat[i + 1], reason: droppedFlat[i + 2] as DroppedItem['reason'] });
+    return { items, dropped, nextWakeAt: next === -1 ? null : Number(next) };
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    const reply = (await this.script('reserve')(this.keys.base(req.queue), ...this.reserveArgs(req, Date.now()))) as Reply;
+    return this.parseReserve(reply);
+  }
+
+  async waitForWork(queues: string[], untilMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const seconds = Math.max(0.01, Math.min(30, (untilMs - Date.now()) / 1000));
+    if (!this.blocking) this.blocking = this.connect('blocking', { maxRetriesPerRequest: null });
+    const conn = this.blocking;
+    const onAbort = () => {
+      // A blocking command cannot be cancelled: drop the connection; the next wait makes a new one.
+      if (this.blocking === conn) this.blocking = undefined;
+      conn.disconnect();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await conn.blpop(...queues.map((q) => this.keys.wake(q)), seconds.toFixed(3));
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async renew(queue: string, ids: string[], leaseMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return (await this.script('renew')(this.keys.base(queue), Date.now() + leaseMs, ...ids)) as string[];
+  }
+
+  async setState(queue: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    await this.client.set(this.keys.result(queue, record.id), JSON.stringify(record), 'PX', resultTtlMs);
+  }
+
+  async ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined> {
+    const now = Date.now();
+    const reserveArgs = next ? this.reserveArgs(next, now).slice(1) : [0, 0, 0, '', 0, 0, 0];
+    const reply = await this.script('ack')(this.keys.base(update.queue), update.id, update.record ? JSON.stringify(update.record) : '', update.resultTtlMs, now, ...reserveArgs);
+    return next && reply ? this.parseReserve(reply as Reply) : undefined;
+  }
+
+  async retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void> {
+    await this.script('retry')(this.keys.base(update.queue), update.id, JSON.stringify(update.record), update.resultTtlMs, raw, priority, dueAt, Date.now());
+  }
+
+  async fail(update: TerminalUpdate & { record: ResultRecord }, raw: string): Promise<void> {
+    const entry: ParkedEntry = { id: update.id, raw, reason: 'failed', at: Date.now(), error: update.record.error };
+    await this.script('fail')(this.keys.base(update.queue), update.id, JSON.stringify(update.record), update.resultTtlMs, JSON.stringify(entry), this.parkedCap);
+  }
+
+  async reject(queue: string, id: string, raw: string, reason: string): Promise<void> {
+    const entry: ParkedEntry = { id, raw, reason, at: Date.now() };
+    await this.script('reject')(this.keys.base(queue), id, JSON.stringify(entry), this.parkedCap);
+  }
+
+  async release(queue: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.script('release')(this.keys.base(queue), ...ids);
+  }
+
+  async revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    await this.script('revoke')(this.keys.base(queue), id, JSON.stringify(record), resultTtlMs, Date.now());
+  }
+
+  async getResult(queue: string, id: string): Promise<ResultRecord | null> {
+    const raw = await this.client.get(this.keys.result(queue, id));
+    return raw ? (JSON.parse(raw) as ResultRecord) : null;
+  }
+
+  async waitForResult(queue: string, id: string, timeoutMs: number): Promise<ResultRecord | null> {
+    const channel = this.keys.done(queue, id);
+    const sub = this.ensureSubscriber();
+    return new Promise<ResultRecord | null>((resolve, reject) => {
+      let settled = false;
+      const finish = (rec: ResultRecord | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.removeWaiter(channel, onRecord);
+        resolve(rec);
+      };
+      const onRecord = (rec: ResultRecord) => finish(rec);
+      const timer = setTimeout(() => finish(null), timeoutMs);
+      let set = this.waiters.get(channel);
+      const first = !set;
+      if (!set) this.waiters.set(channel, (set = new Set()));
+      set.add(onRecord);
+      this.waitedQueue.set(channel, { queue, id });
+      const subscribed = first ? sub.subscribe(channel) : Promise.resolve();
+      // Read after subscribing, so a result stored in between is not missed.
+      subscribed
+        .then(() => this.getResult(queue, id))
+        .then((rec) => {
+          if (rec && READY_STATES.has(rec.state)) finish(rec);
+        })
+        .catch((err) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.removeWaiter(channel, onRecord);
+          reject(err);
+        });
+    });
+  }
+
+  private ensureSubscriber(): Redis {
+    if (this.subscriber) return this.subscriber;
+    const sub = this.connect('subscriber', { maxRetriesPerRequest: null });
+    sub.on('message', (channel: string, message: string) => {
+      const set = this.waiters.get(channel);
+      if (!set) return;
+      let rec: ResultRecord;
+      try {
+        rec = JSON.parse(message) as ResultRecord;
+      } catch {
+        return;
+      }
+      for (const fn of [...set]) fn(rec);
+    });
+    // Messages published while disconnected are lost: look again after every reconnect.
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      for (const [channel, { queue, id }] of this.waitedQueue) {
+        this.getResult(queue, id)
+          .then((rec) => {
+            if (rec && READY_STATES.has(rec.state)) for (const fn of [...(this.waiters.get(channel) ?? [])]) fn(rec);
+          })
+          .catch(() => undefined);
+      }
+    });
+    this.subscriber = sub;
+    return sub;
+  }
+
+  private removeWaiter(channel: string, fn: (rec: ResultRecord) => void): void {
+    const set = this.waiters.get(channel);
+    if (!set) return;
+    set.delete(fn);
+    if (set.size === 0) {
+      this.waiters.delete(channel);
+      this.waitedQueue.delete(channel);
+      if (!this.closed) this.subscriber?.unsubscribe(channel).catch(() => undefined);
+    }
+  }
+
+  async forget(queue: string, id: string): Promise<void> {
+    await this.client.del(this.keys.result(queue, id));
+  }
+
+  async counts(queue: string): Promise<QueueCounts> {
+    const pipe = this.client.pipeline();
+    for (let p = 0; p <= 9; p++) pipe.llen(this.keys.ready(queue, p));
+    pipe.zcard(this.keys.delayed(queue)).hlen(this.keys.active(queue)).llen(this.keys.dead(queue)).llen(this.keys.rejected(queue));
+    const res = (await pipe.exec()) ?? [];
+    const n = res.map(([err, v]) => {
+      if (err) throw err;
+      return Number(v);
+    });
+    return { ready: n.slice(0, 10).reduce((a, b) => a + b, 0), delayed: n[10], reserved: n[11], dead: n[12], rejected: n[13] };
+  }
+
+  private async listParked(key: string, start: number, count: number): Promise<ParkedEntry[]> {
+    const rows = await this.client.lrange(key, start, start + count - 1);
+    return rows.map((r) => JSON.parse(r) as ParkedEntry);
+  }
+
+  listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
+    return this.listParked(this.keys.dead(queue), start, count);
+  }
+
+  listRejected(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
+    return this.listParked(this.keys.rejected(queue), start, count);
+  }
+
+  async purge(queue: string): Promise<void> {
+    await this.client.del(...this.keys.queueKeys(queue));
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.keys.base(queue).replace(/[{}[\]*?]/g, '\\$&')}r:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await this.client.del(...keys);
+    } while (cursor !== '0');
+  }
+
+  async ping(): Promise<number> {
+    const t0 = performance.now();
+    await this.client.ping();
+    return performance.now() - t0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const conn of [this.blocking, this.subscriber]) conn?.disconnect();
+    this.blocking = undefined;
+    this.subscriber = undefined;
+    if (this.ownsClient) {
+      try {
+        await this.client.quit();
+      } catch {
+        this.client.disconnect();
+      }
+    }
+  }
+}

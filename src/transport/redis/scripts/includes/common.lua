@@ -1,0 +1,156 @@
+-- Shared helpers, prepended to every script by scripts/gen-lua.mjs.
+-- KEYS[1] is the queue's key base, "<prefix>:{<queue>}:"; every key a script
+-- touches is that base plus a suffix, so all of them share one hash slot.
+local base = KEYS[1]
+local K_READY = base .. 'ready:'     -- LIST per priority 0..9 of raw messages
+local K_DELAYED = base .. 'delayed'  -- ZSET id -> due ms
+local K_DMSG = base .. 'dmsg'        -- HASH id -> raw (delayed messages)
+local K_ACTIVE = base .. 'active'    -- HASH id -> raw (reserved messages)
+local K_LEASES = base .. 'leases'    -- ZSET id -> lease expiry ms
+local K_WAKE = base .. 'wake'        -- LIST of at most one token, BLPOPed by idle workers
+local K_REVOKED = base .. 'revoked'  -- ZSET id -> expiry ms of the revocation
+local K_DEAD = base .. 'dead'        -- LIST of dead-lettered entries (capped)
+local K_REJECTED = base .. 'rejected' -- LIST of parked malformed messages (capped)
+local K_REDELIV = base .. 'redeliv'  -- HASH id -> redeliveries after lost leases
+local K_RESULT = base .. 'r:'        -- STRING result record per id
+local K_DONE = base .. 'done:'       -- pub/sub channel per id, final records
+
+-- The fixed part of a message: everything before the first structural ,"args":
+local function head(raw)
+  local pos = string.find(raw, ',"args":', 1, true)
+  if pos then return string.sub(raw, 1, pos) end
+  return raw
+end
+
+local function msg_id(raw)
+  local id = string.match(raw, '^{"id":"([^"\\]+)"')
+  if id then return id end
+  return 'unparsed:' .. redis.sha1hex(raw)
+end
+
+local function msg_priority(h)
+  local p = tonumber(string.match(h, '"priority":(%d)'))
+  if p == nil then return 5 end
+  return p
+end
+
+local function msg_expires(h)
+  return tonumber(string.match(h, '"expires":(%d+)'))
+end
+
+local function wake()
+  if redis.call('LLEN', K_WAKE) == 0 then redis.call('RPUSH', K_WAKE, '1') end
+end
+
+local function store(id, record, ttl)
+  if record == '' then
+    redis.call('DEL', K_RESULT .. id)
+  else
+    redis.call('SET', K_RESULT .. id, record, 'PX', ttl)
+  end
+end
+
+local function store_final(id, record, ttl)
+  store(id, record, ttl)
+  if record ~= '' then redis.call('PUBLISH', K_DONE .. id, record) end
+end
+
+local function state_record(id, state, now, worker, extra)
+  return '{"id":"' .. id .. '","state":"' .. state .. '","at":' .. now .. ',"worker":"' .. worker .. '"' .. (extra or '') .. '}'
+end
+
+-- Removes a held (reserved) message; returns its raw or false.
+local function unhold(id)
+  local raw = redis.call('HGET', K_ACTIVE, id)
+  redis.call('HDEL', K_ACTIVE, id)
+  redis.call('ZREM', K_LEASES, id)
+  return raw
+end
+
+local function push_capped(key, entry, cap)
+  redis.call('LPUSH', key, entry)
+  redis.call('LTRIM', key, 0, cap - 1)
+end
+
+-- Reserve: recover lost leases, promote due delayed messages, pop by priority.
+-- Returns { items (flat: id, raw, redeliveries, ...), dropped (flat: id, raw, reason, ...), nextWakeAt or -1 }.
+local function reserve(now, max, start_count, lease_ms, worker, max_redeliv, ttl, dead_cap)
+  local dropped = {}
+  -- 1. lost leases (bounded per call)
+  local lost = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, 100)
+  for _, id in ipairs(lost) do
+    local raw = unhold(id)
+    if raw then
+      local n = redis.call('HINCRBY', K_REDELIV, id, 1)
+      if n > max_redeliv then
+        redis.call('HDEL', K_REDELIV, id)
+        local rec = state_record(id, 'FAILURE', now, worker, ',"error":{"type":"WorkerLostError","message":"the worker holding the task stopped renewing its lease ' .. n .. ' times"}')
+        store_final(id, rec, ttl)
+        push_capped(K_DEAD, cjson.encode({ id = id, raw = raw, reason = 'lost', at = now }), dead_cap)
+        table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, 'lost')
+      else
+        redis.call('LPUSH', K_READY .. msg_priority(head(raw)), raw)
+      end
+    end
+  end
+  -- 2. due delayed messages (bounded per call)
+  local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    local raw = redis.call('HGET', K_DMSG, id)
+    redis.call('ZREM', K_DELAYED, id)
+    redis.call('HDEL', K_DMSG, id)
+    if raw then redis.call('RPUSH', K_READY .. msg_priority(head(raw)), raw) end
+  end
+  -- 3. pop by priority, 9 first
+  local items = {}
+  local got = 0
+  local any_revoked = redis.call('EXISTS', K_REVOKED) == 1
+  if any_revoked then redis.call('ZREMRANGEBYSCORE', K_REVOKED, '-inf', now) ; any_revoked = redis.call('EXISTS', K_REVOKED) == 1 end
+  local any_redeliv = redis.call('EXISTS', K_REDELIV) == 1
+  local lease_until = now + lease_ms
+  local more = false
+  for p = 9, 0, -1 do
+    local key = K_READY .. p
+    while got < max do
+      local raws = redis.call('LPOP', key, max - got)
+      if not raws then break end
+      for _, raw in ipairs(raws) do
+        local id = msg_id(raw)
+        local h = head(raw)
+        local expires = msg_expires(h)
+        if any_revoked and redis.call('ZSCORE', K_REVOKED, id) then
+          redis.call('ZREM', K_REVOKED, id)
+          table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, 'revoked')
+        elseif expires and expires < now then
+          store_final(id, state_record(id, 'REVOKED', now, worker, ',"error":{"type":"TaskRevokedError","message":"expired"}'), ttl)
+          table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, 'expired')
+        else
+          redis.call('HSET', K_ACTIVE, id, raw)
+          redis.call('ZADD', K_LEASES, lease_until, id)
+          got = got + 1
+          local state = 'STARTED'
+          if got > start_count then state = 'RECEIVED' end
+          redis.call('SET', K_RESULT .. id, state_record(id, state, now, worker), 'PX', ttl)
+          local redeliv = 0
+          if any_redeliv then redeliv = tonumber(redis.call('HGET', K_REDELIV, id) or '0') end
+          table.insert(items, id); table.insert(items, raw); table.insert(items, redeliv)
+        end
+      end
+    end
+    if got >= max then
+      -- is anything left for another idle worker?
+      for q = p, 0, -1 do
+        if redis.call('LLEN', K_READY .. q) > 0 then more = true; break end
+      end
+      break
+    end
+  end
+  if more then wake() end
+  -- 4. when is the next thing due?
+  local next_at = -1
+  local d = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
+  if d[2] then next_at = tonumber(d[2]) end
+  local l = redis.call('ZRANGE', K_LEASES, 0, 0, 'WITHSCORES')
+  if l[2] and (next_at == -1 or tonumber(l[2]) < next_at) then next_at = tonumber(l[2]) end
+  return { items, dropped, next_at }
+end

@@ -1,0 +1,140 @@
+import type { ResultRecord } from '../protocol/index.js';
+
+/**
+ * The one interface to storage. Everything above `transport/` talks to this and
+ * nothing else; the Redis and memory implementations pass the same contract
+ * suite (test/integration/transport.contract.ts).
+ *
+ * Life of a message: publish → (delayed → due) → ready → reserved (leased) →
+ * ack | retry | fail | reject | release. Every transition is atomic.
+ */
+
+export interface PublishItem {
+  queue: string;
+  id: string;
+  /** 0..9, higher first. */
+  priority: number;
+  /** The encoded message (protocol/envelope encodeMessage). */
+  raw: string;
+  /** Epoch ms; when in the future the message waits in the delayed set until then. */
+  dueAt?: number;
+}
+
+export interface ReserveRequest {
+  queue: string;
+  /** How many messages to take at most. */
+  max: number;
+  /** How many of them start at once (state STARTED); the rest are prefetched (state RECEIVED). */
+  startCount: number;
+  /** Lease length; the holder must renew before it runs out or the message is redelivered. */
+  leaseMs: number;
+  workerId: string;
+  /** Redeliveries after lost leases before a message is dead-lettered instead (poison pill guard). */
+  maxRedeliveries: number;
+  /** Result TTL for the state records written by the reserve (REVOKED, FAILURE). */
+  resultTtlMs: number;
+}
+
+export interface ReservedItem {
+  id: string;
+  raw: string;
+  /** How many times this message was redelivered after a lost lease. */
+  redeliveries: number;
+}
+
+export interface DroppedItem {
+  id: string;
+  raw: string;
+  /** 'revoked' (by request), 'expired' (past `expires`), 'lost' (redelivered too often). */
+  reason: 'revoked' | 'expired' | 'lost';
+}
+
+export interface ReserveResult {
+  items: ReservedItem[];
+  /** Messages that were due but were not handed out; their state has been written already. */
+  dropped: DroppedItem[];
+  /** Epoch ms of the next thing that will need the worker (a delayed message due, a lease expiring), or null. */
+  nextWakeAt: number | null;
+}
+
+export interface QueueCounts {
+  ready: number;
+  delayed: number;
+  reserved: number;
+  dead: number;
+  rejected: number;
+}
+
+/** A message parked by the worker (malformed, unknown task) or dead-lettered (failed for good). */
+export interface ParkedEntry {
+  id: string | null;
+  raw: string;
+  reason: string;
+  at: number;
+  error?: ResultRecord['error'];
+}
+
+export interface TerminalUpdate {
+  queue: string;
+  id: string;
+  /** Stored as the task's result record; null deletes it (ignoreResult). */
+  record: ResultRecord | null;
+  resultTtlMs: number;
+}
+
+export interface Transport {
+  /** Publishes messages, one round trip for the whole batch. */
+  publish(items: PublishItem[]): Promise<void>;
+
+  /** Takes up to `max` messages due now, promoting due delayed messages and recovering expired leases first. */
+  reserve(req: ReserveRequest): Promise<ReserveResult>;
+
+  /** Resolves when any of `queues` may have work, or at `untilMs` (epoch), or when `signal` aborts. */
+  waitForWork(queues: string[], untilMs: number, signal: AbortSignal): Promise<void>;
+
+  /** Renews the leases of messages this worker holds. Returns the ids whose lease was already lost. */
+  renew(queue: string, ids: string[], leaseMs: number): Promise<string[]>;
+
+  /** Writes a non-terminal state (STARTED, PROGRESS) for a held message. */
+  setState(queue: string, record: ResultRecord, resultTtlMs: number): Promise<void>;
+
+  /**
+   * Success (or a final state chosen by the worker): removes the held message, stores
+   * the record, wakes waiters. With `next`, also reserves in the same round trip.
+   */
+  ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined>;
+
+  /** Replaces the held message by `raw` (retries + 1), due at `dueAt`, and stores the RETRY record. */
+  retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void>;
+
+  /** Failed for good: removes the held message, stores the FAILURE record, keeps it in the dead-letter list. */
+  fail(update: TerminalUpdate & { record: ResultRecord }, raw: string): Promise<void>;
+
+  /** Parks an unusable held message (malformed, unknown task) with the reason; removes it from the held set. */
+  reject(queue: string, id: string, raw: string, reason: string): Promise<void>;
+
+  /** Gives held messages back to the front of the ready lists (graceful shutdown). */
+  release(queue: string, ids: string[]): Promise<void>;
+
+  /** Marks a task revoked: it will not start; its state becomes REVOKED unless already final. */
+  revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void>;
+
+  getResult(queue: string, id: string): Promise<ResultRecord | null>;
+
+  /** Waits without polling until the task's state is final, or `timeoutMs` passes (null). */
+  waitForResult(queue: string, id: string, timeoutMs: number): Promise<ResultRecord | null>;
+
+  forget(queue: string, id: string): Promise<void>;
+
+  counts(queue: string): Promise<QueueCounts>;
+  listDead(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
+  listRejected(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
+
+  /** Removes every key of the queue (tests, `purge`). */
+  purge(queue: string): Promise<void>;
+
+  /** Round-trip time to the broker in ms. */
+  ping(): Promise<number>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,430 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { TaskRegistry, type TaskDefinition } from '../discovery/task.registry.js';
+import { resolveRetry } from '../discovery/task-queue.explorer.js';
+import {
+  InvalidMessageError,
+  RetryRequested,
+  SoftTimeLimitExceededError,
+  TimeLimitExceededError,
+  UnknownTaskError,
+  UnrecoverableError,
+} from '../errors/index.js';
+import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
+import type { ResolvedWorkerOptions, WorkerOptions } from '../interfaces/worker-options.interface.js';
+import {
+  TaskState,
+  decodeMessage,
+  encodeMessage,
+  errorToStored,
+  sniffId,
+  type ResultRecord,
+  type TaskMessage,
+} from '../protocol/index.js';
+import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
+import { MESSAGES } from '../task-queue.messages.js';
+import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
+import type { ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
+import { backoffDelay } from './backoff.js';
+import { taskContextStorage, type TaskContextState } from './task-context.js';
+
+interface Running {
+  queue: string;
+  item: ReservedItem;
+  controller: AbortController;
+  /** Given back at shutdown: its outcome is no longer ours to record. */
+  released: boolean;
+  done: Promise<void>;
+}
+
+/** Counters since start. @publicApi */
+export interface WorkerStats {
+  id: string;
+  running: number;
+  prefetched: number;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  rejected: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/**
+ * Consumes queues and runs tasks in this process, with the application's own
+ * providers. Started by `bootstrapWorker()`, by `worker: { autostart: true }`,
+ * or by calling `start()`; an API process that does neither never consumes.
+ * @publicApi
+ */
+@Injectable()
+export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('TaskWorker');
+  readonly id: string;
+  private opts?: ResolvedWorkerOptions;
+  private readonly inFlight = new Map<string, Running>();
+  private readonly buffer: Array<{ queue: string; item: ReservedItem }> = [];
+  private loopAbort?: AbortController;
+  private loopDone?: Promise<void>;
+  private renewTimer?: NodeJS.Timeout;
+  private slotWaiter?: () => void;
+  private stopping = false;
+  private closing?: Promise<void>;
+  private rotation = 0;
+  private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
+
+  constructor(
+    @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
+    @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+    private readonly registry: TaskRegistry,
+  ) {
+    const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60);
+    this.id = `${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  get running(): boolean {
+    return this.loopDone !== undefined && !this.stopping;
+  }
+
+  stats(): WorkerStats {
+    return { id: this.id, running: this.inFlight.size, prefetched: this.buffer.length, ...this.counters };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.options.worker.autostart) await this.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Starts consuming. Options not given come from the module's `worker` options. */
+  async start(options: WorkerOptions = {}): Promise<void> {
+    if (this.loopDone) throw new Error(`Worker ${this.id} is already started.`);
+    this.opts = resolveWorkerOptions(options, this.options.defaultQueue, '', this.options.worker);
+    this.stopping = false;
+    this.closing = undefined;
+    this.loopAbort = new AbortController();
+    const every = Math.max(50, Math.floor(this.opts.leaseMs / 3));
+    this.renewTimer = setInterval(() => void this.renewLeases(), every);
+    this.renewTimer.unref();
+    this.logger.log(MESSAGES.workerStarted(this.id, this.opts.queues, this.opts.concurrency));
+    this.loopDone = this.loop(this.loopAbort.signal);
+  }
+
+  /**
+   * Stops fetching, lets running tasks finish for up to `shutdownTimeout`, then
+   * gives back whatever is left. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (!this.loopDone) return Promise.resolve();
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const opts = this.opts!;
+    this.stopping = true;
+    this.loopAbort?.abort();
+    this.slotWaiter?.();
+    try {
+      await this.loopDone;
+    } catch (err) {
+      this.logger.error(MESSAGES.loopError(err));
+    }
+    try {
+      await this.giveBack(this.buffer.splice(0));
+    } catch (err) {
+      this.logger.error(`Could not give back prefetched tasks: ${String(err)}`);
+    }
+    const pending = [...this.inFlight.values()].map((r) => r.done);
+    if (pending.length) {
+      const timeout = new AbortController();
+      await Promise.race([Promise.allSettled(pending), sleep(opts.shutdownTimeoutMs, timeout.signal)]);
+      timeout.abort();
+    }
+    const left = [...this.inFlight.values()];
+    for (const r of left) {
+      r.released = true;
+      r.controller.abort(new Error('The worker is shutting down; the task was given back to the queue.'));
+    }
+    try {
+      await this.giveBack(left.map((r) => ({ queue: r.queue, item: r.item })));
+    } catch (err) {
+      this.logger.error(`Could not give back running tasks: ${String(err)}`);
+    }
+    for (const r of left) this.inFlight.delete(r.item.id);
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    this.loopDone = undefined;
+    this.logger.log(`Worker ${this.id} stopped (${left.length} running task(s) given back).`);
+  }
+
+  private async giveBack(entries: Array<{ queue: string; item: ReservedItem }>): Promise<void> {
+    const byQueue = new Map<string, string[]>();
+    for (const { queue, item } of entries) byQueue.set(queue, [...(byQueue.get(queue) ?? []), item.id]);
+    for (const [queue, ids] of byQueue) await this.transport.release(queue, ids);
+  }
+
+  private request(queue: string, max: number, startCount: number): ReserveRequest {
+    const o = this.opts!;
+    return {
+      queue,
+      max,
+      startCount,
+      leaseMs: o.leaseMs,
+      workerId: this.id,
+      maxRedeliveries: o.maxRedeliveries,
+      resultTtlMs: this.options.resultExpiresMs,
+    };
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    const o = this.opts!;
+    while (!signal.aborted) {
+      const capacity = o.concurrency + o.prefetch - this.inFlight.size - this.buffer.length;
+      if (capacity <= 0) {
+        await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+        this.slotWaiter = undefined;
+        continue;
+      }
+      let got = 0;
+      let nextWake = Number.POSITIVE_INFINITY;
+      try {
+        const queues = this.rotate(o.queues);
+        for (const queue of queues) {
+          const room = capacity - got;
+          if (room <= 0 || signal.aborted) break;
+          const startable = Math.max(0, o.concurrency - this.inFlight.size);
+          const res = await this.transport.reserve(this.request(queue, room, startable));
+          got += res.items.length;
+          if (res.nextWakeAt !== null) nextWake = Math.min(nextWake, res.nextWakeAt);
+          this.accept(queue, res);
+        }
+        if (got === 0 && !signal.aborted) {
+          const until = Number.isFinite(nextWake) ? nextWake : Date.now() + 30_000;
+          await this.transport.waitForWork(o.queues, until, signal);
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.logger.error(MESSAGES.loopError(err));
+        await sleep(1000, signal);
+      }
+    }
+  }
+
+  /** Round-robin start, so a busy first queue cannot starve the others. */
+  private rotate(queues: string[]): string[] {
+    if (queues.length === 1) return queues;
+    const k = this.rotation++ % queues.length;
+    return [...queues.slice(k), ...queues.slice(0, k)];
+  }
+
+  private accept(queue: string, res: ReserveResult): void {
+    for (const d of res.dropped) {
+      this.logger.log(`Dropped ${d.id} from ${queue}: ${d.reason}`);
+    }
+    for (const item of res.items) {
+      if (this.inFlight.size < this.opts!.concurrency && !this.stopping) this.run(queue, item, true);
+      else this.buffer.push({ queue, item });
+    }
+  }
+
+  private run(queue: string, item: ReservedItem, startedByReserve: boolean): void {
+    const running: Running = { queue, item, controller: new AbortController(), released: false, done: Promise.resolve() };
+    this.inFlight.set(item.id, running);
+    running.done = this.execute(running, startedByReserve).catch((err) => {
+      // Only a broker failure while recording the outcome gets here; the lease
+      // runs out and the task is delivered again.
+      this.logger.error(`Could not record the outcome of ${item.id}: ${String(err)}`);
+      if (this.inFlight.get(item.id) === running) this.inFlight.delete(item.id);
+      this.wakeLoop();
+    });
+  }
+
+  private wakeLoop(): void {
+    this.slotWaiter?.();
+    // Start prefetched tasks in freed slots.
+    while (this.buffer.length && this.inFlight.size < this.opts!.concurrency && !this.stopping) {
+      const { queue, item } = this.buffer.shift()!;
+      this.run(queue, item, false);
+    }
+  }
+
+  private record(msg: TaskMessage, state: TaskState, extra: Partial<ResultRecord> = {}): ResultRecord {
+    return { id: msg.id, task: msg.task, state, at: Date.now(), worker: this.id, retries: msg.retries, parentId: msg.parentId, rootId: msg.rootId, ...extra };
+  }
+
+  private async execute(running: Running, startedByReserve: boolean): Promise<void> {
+    const { queue, item } = running;
+    const ttl = this.options.resultExpiresMs;
+    let msg: TaskMessage;
+    try {
+      msg = decodeMessage(item.raw, this.options.maxMessageBytes);
+      if (!NAME_PATTERN.test(msg.id)) throw new InvalidMessageError(`field "id" ${JSON.stringify(msg.id.slice(0, 50))} has characters outside A-Z a-z 0-9 . _ : -`);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      return this.rejectMessage(running, reason, sniffId(item.raw), new InvalidMessageError(reason));
+    }
+    const def = this.registry.get(msg.task);
+    if (!def) {
+      const err = new UnknownTaskError(msg.task, `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`);
+      return this.rejectMessage(running, err.message, msg.id, err, msg);
+    }
+    if (!startedByReserve) await this.transport.setState(queue, this.record(msg, TaskState.STARTED), ttl);
+
+    const controller = running.controller;
+    const timers: NodeJS.Timeout[] = [];
+    const softMs = msg.softTimeLimit;
+    const hardMs = msg.timeLimit;
+    if (softMs !== undefined) timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceededError(msg.task, softMs)), softMs));
+    let hardLimit: Promise<never> | undefined;
+    if (hardMs !== undefined) {
+      hardLimit = new Promise<never>((_, reject) => {
+        timers.push(
+          setTimeout(() => {
+            const err = new TimeLimitExceededError(msg.task, hardMs);
+            controller.abort(err);
+            reject(err);
+          }, hardMs),
+        );
+      });
+    }
+    const ctx: TaskContextState = {
+      id: msg.id,
+      name: msg.task,
+      queue,
+      retries: msg.retries,
+      headers: msg.headers ?? {},
+      parentId: msg.parentId,
+      rootId: msg.rootId,
+      signal: controller.signal,
+      progress: (meta: unknown) => this.transport.setState(queue, this.record(msg, TaskState.PROGRESS, { meta }), ttl),
+    };
+    const t0 = performance.now();
+    let value: unknown;
+    let error: unknown;
+    let failed = false;
+    try {
+      const call = taskContextStorage.run(ctx, () => Promise.resolve().then(() => def.handler.apply(def.instance, msg.args)));
+      value = await (hardLimit ? Promise.race([call, hardLimit]) : call);
+    } catch (err) {
+      failed = true;
+      error = err;
+    } finally {
+      for (const t of timers) clearTimeout(t);
+    }
+    if (running.released) return;
+    const runtime = Math.round((performance.now() - t0) * 1000) / 1000;
+    if (!failed) {
+      let result: unknown;
+      try {
+        result = value === undefined ? null : JSON.parse(JSON.stringify(value));
+      } catch (err) {
+        failed = true;
+        error = new InvalidMessageError(`the return value of ${def.name} cannot be stored as JSON (${(err as Error).message})`);
+      }
+      if (!failed) {
+        this.counters.succeeded++;
+        this.logger.debug(`Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
+        return this.finish(running, def.ignoreResult ? null : this.record(msg, TaskState.SUCCESS, { result, runtime }));
+      }
+    }
+    return this.handleError(running, msg, def, error, runtime);
+  }
+
+  /** Acknowledges and, when a slot is wanted, reserves the next message in the same round trip. */
+  private async finish(running: Running, record: ResultRecord | null): Promise<void> {
+    const { queue, item } = running;
+    const wantNext = !this.stopping && this.buffer.length === 0;
+    const next = wantNext ? this.request(queue, 1, 1) : undefined;
+    const res = await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs }, next);
+    this.inFlight.delete(item.id);
+    if (res) this.accept(queue, res);
+    this.wakeLoop();
+  }
+
+  private async handleError(running: Running, msg: TaskMessage, def: TaskDefinition, error: unknown, runtime: number): Promise<void> {
+    const { queue, item } = running;
+    const ttl = this.options.resultExpiresMs;
+    let retryable = false;
+    let countdown: number | undefined;
+    let cause = error;
+    if (error instanceof RetryRequested) {
+      retryable = true;
+      countdown = error.countdownMs;
+      cause = error.error ?? new Error(`${msg.task} asked to be retried`);
+    } else if (!(error instanceof UnrecoverableError) && def.retry) {
+      retryable = !def.autoretryFor || def.autoretryFor.some((cls) => error instanceof cls);
+    }
+    const policy = def.retry ?? resolveRetry({}, 'retry');
+    try {
+      if (retryable && msg.retries < policy.max) {
+        const delay = countdown ?? backoffDelay(policy, msg.retries);
+        const nextMsg: TaskMessage = { ...msg, retries: msg.retries + 1 };
+        const stored = errorToStored(cause);
+        await this.transport.retry(
+          { queue, id: msg.id, record: this.record(msg, TaskState.RETRY, { error: stored, retries: msg.retries + 1, runtime }), resultTtlMs: ttl },
+          encodeMessage(nextMsg),
+          msg.priority,
+          Date.now() + delay,
+        );
+        this.counters.retried++;
+        this.logger.debug(`Task ${msg.task}[${msg.id}] retry ${msg.retries + 1}/${policy.max} in ${delay} ms: ${stored.message}`);
+      } else {
+        const stored = errorToStored(cause);
+        await this.transport.fail({ queue, id: msg.id, record: this.record(msg, TaskState.FAILURE, { error: stored, runtime }), resultTtlMs: ttl }, item.raw);
+        this.counters.failed++;
+        this.logger.warn(`Task ${msg.task}[${msg.id}] failed after ${runtime} ms: ${stored.type}: ${stored.message}`);
+      }
+    } finally {
+      this.inFlight.delete(item.id);
+      this.wakeLoop();
+    }
+  }
+
+  /** Parks an unusable message and, when it has an id, stores a FAILURE so no caller waits forever. */
+  private async rejectMessage(running: Running, reason: string, id: string | undefined, error: Error, msg?: TaskMessage): Promise<void> {
+    const { queue, item } = running;
+    try {
+      this.logger.warn(MESSAGES.rejected(id ?? null, reason));
+      await this.transport.reject(queue, item.id, item.raw, reason);
+      this.counters.rejected++;
+      if (id && NAME_PATTERN.test(id)) {
+        const record: ResultRecord = { id, task: msg?.task, state: TaskState.FAILURE, at: Date.now(), worker: this.id, error: errorToStored(error) };
+        await this.transport.ack({ queue, id, record, resultTtlMs: this.options.resultExpiresMs });
+      }
+    } finally {
+      this.inFlight.delete(item.id);
+      this.wakeLoop();
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (!this.opts) return;
+    const byQueue = new Map<string, string[]>();
+    for (const r of this.inFlight.values()) byQueue.set(r.queue, [...(byQueue.get(r.queue) ?? []), r.item.id]);
+    for (const { queue, item } of this.buffer) byQueue.set(queue, [...(byQueue.get(queue) ?? []), item.id]);
+    for (const [queue, ids] of byQueue) {
+      try {
+        const lost = await this.transport.renew(queue, ids, this.opts.leaseMs);
+        for (const id of lost) {
+          const r = this.inFlight.get(id);
+          if (r) this.logger.warn(MESSAGES.leaseLost(queue, id));
+        }
+      } catch (err) {
+        this.logger.warn(`Could not renew leases on ${queue}: ${String(err)}`);
+      }
+    }
+  }
+}

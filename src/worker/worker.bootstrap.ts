@@ -1,0 +1,50 @@
+import type { INestApplicationContext, Type, DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { WorkerOptions } from '../interfaces/worker-options.interface.js';
+import { TaskWorker } from './task.worker.js';
+
+type NestApplicationContextOptions = NonNullable<Parameters<typeof NestFactory.createApplicationContext>[1]>;
+
+export interface BootstrapWorkerOptions extends WorkerOptions {
+  /** Options for NestFactory.createApplicationContext (logger, ...). */
+  context?: NestApplicationContextOptions;
+  /** Exit the process after a signal-triggered shutdown. @default true */
+  exitOnSignal?: boolean;
+}
+
+/**
+ * Boots `module` (the same AppModule the API uses) as a worker process: an
+ * application context, with every provider, consuming `queues`. SIGTERM or
+ * SIGINT stops fetching, lets running tasks finish (up to shutdownTimeout),
+ * gives back the rest and exits 0; a second signal exits at once.
+ *
+ * @example
+ * ```ts
+ * // worker.ts (nest-cli.json project "worker" → `nest start worker`)
+ * await bootstrapWorker(AppModule, { queues: ['email', 'default'], concurrency: 50 });
+ * ```
+ * @publicApi
+ */
+export async function bootstrapWorker(module: Type<unknown> | DynamicModule, options: BootstrapWorkerOptions = {}): Promise<INestApplicationContext> {
+  const { context, exitOnSignal = true, ...workerOptions } = options;
+  const app = await NestFactory.createApplicationContext(module, context);
+  const worker = app.get(TaskWorker);
+  await worker.start(workerOptions);
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    app
+      .close()
+      .then(() => exitOnSignal && process.exit(0))
+      .catch((err) => {
+        console.error(`Worker shutdown after ${signal} failed:`, err);
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return app;
+}
