@@ -36,8 +36,12 @@ export async function bootstrapWorker(module: Type<unknown> | DynamicModule, opt
       process.exit(1);
     }
     stopping = true;
-    app
-      .close()
+    // Drain before closing: Nest runs onModuleDestroy of the application's own
+    // providers before any shutdown hook of ours, and running tasks may still
+    // need those providers (database clients, HTTP clients).
+    worker
+      .stop()
+      .then(() => app.close())
       .then(() => exitOnSignal && process.exit(0))
       .catch((err) => {
         console.error(`Worker shutdown after ${signal} failed:`, err);

@@ -40,7 +40,7 @@ export class RedisTransport implements Transport {
   private readonly ownsClient: boolean;
   private blocking?: Redis;
   private subscriber?: Redis;
-  private readonly waiters = new Map<string, Set<(rec: ResultRecord) => void>>();
+  private readonly waiters = new Map<string, Set<(rec: ResultRecord | null) => void>>();
   private readonly waitedQueue = new Map<string, { queue: string; id: string }>();
   private readonly parkedCap: number;
   private closed = false;
@@ -133,7 +133,8 @@ export class RedisTransport implements Transport {
     try {
       await conn.blpop(...queues.map((q) => this.keys.wake(q)), seconds.toFixed(3));
     } catch (err) {
-      if (!signal.aborted) throw err;
+      // Aborted, or the transport closed under the wait: both end the wait.
+      if (!signal.aborted && !this.closed) throw err;
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -149,6 +150,11 @@ export class RedisTransport implements Transport {
   }
 
   async ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined> {
+    if (next && next.queue !== update.queue) {
+      // The ack script can only reserve from the acked message's queue (one hash slot).
+      await this.ack(update);
+      return this.reserve(next);
+    }
     const now = Date.now();
     const reserveArgs = next ? this.reserveArgs(next, now).slice(1) : [0, 0, 0, '', 0, 0, 0];
     const reply = await this.script('ack')(this.keys.base(update.queue), update.id, update.record ? JSON.stringify(update.record) : '', update.resultTtlMs, now, ...reserveArgs);
@@ -195,7 +201,7 @@ export class RedisTransport implements Transport {
         this.removeWaiter(channel, onRecord);
         resolve(rec);
       };
-      const onRecord = (rec: ResultRecord) => finish(rec);
+      const onRecord = (rec: ResultRecord | null) => finish(rec);
       const timer = setTimeout(() => finish(null), timeoutMs);
       let set = this.waiters.get(channel);
       const first = !set;
@@ -252,7 +258,7 @@ export class RedisTransport implements Transport {
     return sub;
   }
 
-  private removeWaiter(channel: string, fn: (rec: ResultRecord) => void): void {
+  private removeWaiter(channel: string, fn: (rec: ResultRecord | null) => void): void {
     const set = this.waiters.get(channel);
     if (!set) return;
     set.delete(fn);
@@ -311,6 +317,8 @@ export class RedisTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // End every wait for a result (null, as on timeout) before the subscriber goes.
+    for (const set of [...this.waiters.values()]) for (const fn of [...set]) fn(null);
     for (const conn of [this.blocking, this.subscriber]) conn?.disconnect();
     this.blocking = undefined;
     this.subscriber = undefined;

@@ -6,8 +6,10 @@
 -- Returns 1 when the record was written, 0 when the task had finished already.
 local id, now, ttl = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[3])
 local current = redis.call('GET', K_RESULT .. id)
-if current and (string.find(current, '"state":"SUCCESS"', 1, true) or string.find(current, '"state":"FAILURE"', 1, true)) then
-  return 0
+if current then
+  -- decode rather than search the text: a result or progress meta may contain "state":"SUCCESS" too
+  local ok, rec = pcall(cjson.decode, current)
+  if ok and type(rec) == 'table' and (rec.state == 'SUCCESS' or rec.state == 'FAILURE') then return 0 end
 end
 if redis.call('ZREM', K_DELAYED, id) == 1 then
   redis.call('HDEL', K_DMSG, id)

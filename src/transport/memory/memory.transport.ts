@@ -1,0 +1,595 @@
+import { createHash } from 'node:crypto';
+import { READY_STATES, TaskState, type ResultRecord } from '../../protocol/index.js';
+import type {
+  DroppedItem,
+  ParkedEntry,
+  PublishItem,
+  QueueCounts,
+  ReservedItem,
+  ReserveRequest,
+  ReserveResult,
+  TerminalUpdate,
+  Transport,
+} from '../transport.interface.js';
+
+export interface MemoryTransportOptions {
+  /** Cap of the dead-letter and rejected lists, per queue. @default 10000 */
+  parkedCap?: number;
+}
+
+const DEFAULT_PARKED_CAP = 10_000;
+const MIN_PRIORITY = 0;
+const MAX_PRIORITY = 9;
+const DEFAULT_PRIORITY = 5;
+/** How often expired results and revocations are swept while any exist. */
+const SWEEP_INTERVAL_MS = 5_000;
+/** setTimeout's largest delay; longer waits end early, which waiters must tolerate anyway. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A FIFO list with O(1) operations at both ends (a ready list of one priority). */
+class Deque<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  unshift(item: T): void {
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined as T;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+interface StoredResult {
+  /** The record as JSON, so readers get a copy, exactly as from Redis. */
+  json: string;
+  expiresAt: number;
+}
+
+/** Everything one queue holds; `purge` drops it whole. */
+class QueueState {
+  /** Raw messages per priority, index 0..9. */
+  readonly ready: Array<Deque<string>> = Array.from({ length: MAX_PRIORITY + 1 }, () => new Deque<string>());
+  /** Delayed ids sorted by (due time, id), the order a sorted set gives. */
+  readonly delayedOrder: Array<{ id: string; dueAt: number }> = [];
+  readonly delayed = new Map<string, { dueAt: number; raw: string }>();
+  /** Held messages: id → raw. */
+  readonly active = new Map<string, string>();
+  /** Held messages: id → lease expiry (epoch ms). */
+  readonly leases = new Map<string, number>();
+  /** Revoked ids → when the revocation is forgotten (epoch ms). */
+  readonly revoked = new Map<string, number>();
+  /** Redeliveries after lost leases, per id. */
+  readonly redeliveries = new Map<string, number>();
+  /** Parked entries as JSON, oldest first (listed newest first). */
+  readonly dead: string[] = [];
+  readonly rejected: string[] = [];
+  readonly results = new Map<string, StoredResult>();
+  /** At most one wake token, as the Redis wake list holds. */
+  wakeToken = false;
+
+  readyCount(): number {
+    let n = 0;
+    for (const list of this.ready) n += list.length;
+    return n;
+  }
+
+  addDelayed(id: string, dueAt: number, raw: string): void {
+    this.removeDelayed(id);
+    this.delayed.set(id, { dueAt, raw });
+    const order = this.delayedOrder;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = order[mid];
+      if (e.dueAt < dueAt || (e.dueAt === dueAt && e.id < id)) lo = mid + 1;
+      else hi = mid;
+    }
+    order.splice(lo, 0, { id, dueAt });
+  }
+
+  /** Returns the raw of the removed delayed message, or undefined. */
+  removeDelayed(id: string): string | undefined {
+    const entry = this.delayed.get(id);
+    if (!entry) return undefined;
+    this.delayed.delete(id);
+    const i = this.delayedOrder.findIndex((e) => e.id === id);
+    if (i >= 0) this.delayedOrder.splice(i, 1);
+    return entry.raw;
+  }
+
+  /** Removes a held message; returns its raw or undefined. */
+  unhold(id: string): string | undefined {
+    const raw = this.active.get(id);
+    this.active.delete(id);
+    this.leases.delete(id);
+    return raw;
+  }
+
+  isEmpty(): boolean {
+    return (
+      this.readyCount() === 0 &&
+      this.delayed.size === 0 &&
+      this.active.size === 0 &&
+      this.revoked.size === 0 &&
+      this.redeliveries.size === 0 &&
+      this.dead.length === 0 &&
+      this.rejected.length === 0 &&
+      this.results.size === 0 &&
+      !this.wakeToken
+    );
+  }
+}
+
+interface WorkWaiter {
+  queues: ReadonlySet<string>;
+  resolve: () => void;
+}
+
+type ResultWaiter = (record: ResultRecord | null) => void;
+
+// The fixed part of an encoded message: everything before the first structural ,"args":
+// (the same parsing as the Redis scripts, so both transports treat odd messages alike).
+function head(raw: string): string {
+  const pos = raw.indexOf(',"args":');
+  return pos >= 0 ? raw.slice(0, pos + 1) : raw;
+}
+
+function messageId(raw: string): string {
+  const m = /^\{"id":"([^"\\]+)"/.exec(raw);
+  return m ? m[1] : `unparsed:${createHash('sha1').update(raw).digest('hex')}`;
+}
+
+function messagePriority(h: string): number {
+  const m = /"priority":(\d)/.exec(h);
+  return m ? Number(m[1]) : DEFAULT_PRIORITY;
+}
+
+function messageExpires(h: string): number | undefined {
+  const m = /"expires":(\d+)/.exec(h);
+  return m ? Number(m[1]) : undefined;
+}
+
+function priorityIndex(priority: number): number {
+  if (!Number.isFinite(priority)) return DEFAULT_PRIORITY;
+  return Math.min(MAX_PRIORITY, Math.max(MIN_PRIORITY, Math.trunc(priority)));
+}
+
+function stateRecord(id: string, state: TaskState, now: number, worker: string, error?: ResultRecord['error']): ResultRecord {
+  const rec: ResultRecord = { id, state, at: now, worker };
+  if (error) rec.error = error;
+  return rec;
+}
+
+/**
+ * In-process broker and result store for tests and single-process development
+ * (`memory://`). It keeps the same state machine as the Redis transport:
+ * priorities 0..9 (9 first, FIFO within one), a delayed set, leases recovered
+ * on the next reserve after they run out by wall clock, redelivery counting
+ * with dead-lettering, revocation, `expires`, capped dead and rejected lists,
+ * and result records with a time to live.
+ *
+ * Every method does its whole state change synchronously, so each transition
+ * is atomic, and one instance can be shared as one broker by any number of
+ * clients and workers in the process: see {@link MemoryTransport.shared}.
+ * Waiting never polls: `waitForWork` and `waitForResult` are woken by the
+ * transitions themselves.
+ *
+ * `close()` ends every wait in progress (`waitForWork` resolves,
+ * `waitForResult` resolves null) and stops the timers; the stored state stays,
+ * so a broker shared by several users outlives any one of them.
+ *
+ * @publicApi
+ */
+export class MemoryTransport implements Transport {
+  private static readonly registry = new Map<string, MemoryTransport>();
+
+  /**
+   * The process-wide broker of this name: the same instance for the same name,
+   * so `memory://foo` in two modules of one process reaches one broker.
+   * `options` apply only when the instance is created.
+   */
+  static shared(name = 'default', options?: MemoryTransportOptions): MemoryTransport {
+    let transport = MemoryTransport.registry.get(name);
+    if (!transport) {
+      transport = new MemoryTransport(options);
+      MemoryTransport.registry.set(name, transport);
+    }
+    return transport;
+  }
+
+  /** Closes and forgets every shared broker (between tests). */
+  static async resetShared(): Promise<void> {
+    const all = [...MemoryTransport.registry.values()];
+    MemoryTransport.registry.clear();
+    await Promise.all(all.map((t) => t.close()));
+  }
+
+  private readonly parkedCap: number;
+  private readonly queues = new Map<string, QueueState>();
+  private readonly workWaiters = new Set<WorkWaiter>();
+  private readonly resultWaiters = new Map<string, Map<string, Set<ResultWaiter>>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    this.parkedCap = Math.max(1, options.parkedCap ?? DEFAULT_PARKED_CAP);
+  }
+
+  // ---- internals -------------------------------------------------------
+
+  private queue(name: string): QueueState {
+    let q = this.queues.get(name);
+    if (!q) this.queues.set(name, (q = new QueueState()));
+    return q;
+  }
+
+  /** Hands the queue's wake token to one waiting worker, or keeps it for the next wait. */
+  private wake(name: string, q: QueueState): void {
+    for (const waiter of this.workWaiters) {
+      if (waiter.queues.has(name)) {
+        waiter.resolve();
+        return;
+      }
+    }
+    q.wakeToken = true;
+  }
+
+  private expiryOf(ttlMs: number): number {
+    if (!(ttlMs > 0)) throw new RangeError(`MemoryTransport: resultTtlMs must be a positive number of milliseconds, got ${String(ttlMs)}`);
+    return Date.now() + ttlMs;
+  }
+
+  private store(q: QueueState, id: string, record: ResultRecord | null, ttlMs: number): void {
+    if (record === null) {
+      q.results.delete(id);
+      return;
+    }
+    q.results.set(id, { json: JSON.stringify(record), expiresAt: this.expiryOf(ttlMs) });
+    this.scheduleSweep();
+  }
+
+  /** Stores the record and hands it to everyone waiting for this task. */
+  private storeFinal(queue: string, q: QueueState, id: string, record: ResultRecord | null, ttlMs: number): void {
+    this.store(q, id, record, ttlMs);
+    if (record === null) return;
+    const waiters = this.resultWaiters.get(queue)?.get(id);
+    if (!waiters) return;
+    const json = JSON.stringify(record);
+    for (const fn of [...waiters]) fn(JSON.parse(json) as ResultRecord);
+  }
+
+  private readResult(q: QueueState | undefined, id: string): ResultRecord | null {
+    const stored = q?.results.get(id);
+    if (!stored) return null;
+    if (stored.expiresAt <= Date.now()) {
+      q?.results.delete(id);
+      return null;
+    }
+    return JSON.parse(stored.json) as ResultRecord;
+  }
+
+  private pushParked(list: string[], entry: ParkedEntry | Record<string, unknown>): void {
+    list.push(JSON.stringify(entry));
+    if (list.length > this.parkedCap) list.splice(0, list.length - this.parkedCap);
+  }
+
+  private listParked(list: string[] | undefined, start: number, count: number): ParkedEntry[] {
+    if (!list || count <= 0) return [];
+    const out: ParkedEntry[] = [];
+    const n = list.length;
+    const first = start < 0 ? Math.max(0, n + start) : start;
+    for (let i = first; i < first + count && i < n; i++) out.push(JSON.parse(list[n - 1 - i]) as ParkedEntry);
+    return out;
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Drops expired results and revocations; stops sweeping when nothing is left to expire. */
+  private sweep(): void {
+    const now = Date.now();
+    let pending = false;
+    for (const [name, q] of this.queues) {
+      for (const [id, stored] of q.results) if (stored.expiresAt <= now) q.results.delete(id);
+      for (const [id, until] of q.revoked) if (until <= now) q.revoked.delete(id);
+      if (q.results.size > 0 || q.revoked.size > 0) pending = true;
+      if (q.isEmpty()) this.queues.delete(name);
+    }
+    if (!pending && this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  private reserveIn(req: ReserveRequest, now: number): ReserveResult {
+    const q = this.queue(req.queue);
+    const dropped: DroppedItem[] = [];
+    // 1. lost leases, earliest expiry first, back to the front of their ready lists
+    const lost = [...q.leases].filter(([, until]) => until <= now).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [id] of lost) {
+      const raw = q.unhold(id);
+      if (raw === undefined) continue;
+      const n = (q.redeliveries.get(id) ?? 0) + 1;
+      if (n > req.maxRedeliveries) {
+        q.redeliveries.delete(id);
+        const message = `the worker holding the task stopped renewing its lease ${n} times`;
+        this.storeFinal(req.queue, q, id, stateRecord(id, TaskState.FAILURE, now, req.workerId, { type: 'WorkerLostError', message }), req.resultTtlMs);
+        this.pushParked(q.dead, { id, raw, reason: 'lost', at: now });
+        dropped.push({ id, raw, reason: 'lost' });
+      } else {
+        q.redeliveries.set(id, n);
+        q.ready[messagePriority(head(raw))].unshift(raw);
+      }
+    }
+    // 2. due delayed messages
+    let due = 0;
+    while (due < q.delayedOrder.length && q.delayedOrder[due].dueAt <= now) due++;
+    for (const { id } of q.delayedOrder.splice(0, due)) {
+      const entry = q.delayed.get(id);
+      q.delayed.delete(id);
+      if (entry) q.ready[messagePriority(head(entry.raw))].push(entry.raw);
+    }
+    // 3. pop by priority, 9 first
+    for (const [id, until] of q.revoked) if (until <= now) q.revoked.delete(id);
+    const items: ReservedItem[] = [];
+    const leaseUntil = now + req.leaseMs;
+    for (let p = MAX_PRIORITY; p >= MIN_PRIORITY && items.length < req.max; p--) {
+      const list = q.ready[p];
+      while (items.length < req.max) {
+        const raw = list.shift();
+        if (raw === undefined) break;
+        const id = messageId(raw);
+        const expires = messageExpires(head(raw));
+        if (q.revoked.has(id)) {
+          q.revoked.delete(id);
+          dropped.push({ id, raw, reason: 'revoked' });
+        } else if (expires !== undefined && expires < now) {
+          this.storeFinal(req.queue, q, id, stateRecord(id, TaskState.REVOKED, now, req.workerId, { type: 'TaskRevokedError', message: 'expired' }), req.resultTtlMs);
+          dropped.push({ id, raw, reason: 'expired' });
+        } else {
+          q.active.set(id, raw);
+          q.leases.set(id, leaseUntil);
+          const state = items.length < req.startCount ? TaskState.STARTED : TaskState.RECEIVED;
+          this.store(q, id, stateRecord(id, state, now, req.workerId), req.resultTtlMs);
+          items.push({ id, raw, redeliveries: q.redeliveries.get(id) ?? 0 });
+        }
+      }
+    }
+    // anything left for another idle worker?
+    if (items.length >= req.max && q.readyCount() > 0) this.wake(req.queue, q);
+    // 4. when is the next thing due?
+    let next: number | null = q.delayedOrder.length > 0 ? q.delayedOrder[0].dueAt : null;
+    for (const until of q.leases.values()) if (next === null || until < next) next = until;
+    return { items, dropped, nextWakeAt: next };
+  }
+
+  // ---- Transport -------------------------------------------------------
+
+  async publish(items: PublishItem[]): Promise<void> {
+    const now = Date.now();
+    const woken = new Set<string>();
+    for (const it of items) {
+      const q = this.queue(it.queue);
+      if (it.dueAt !== undefined && it.dueAt > now) {
+        const first = q.delayedOrder.length > 0 ? q.delayedOrder[0].dueAt : undefined;
+        q.addDelayed(it.id, it.dueAt, it.raw);
+        // wake a sleeping worker when this is due before whatever it sleeps for
+        if (!woken.has(it.queue) && (first === undefined || it.dueAt < first)) {
+          this.wake(it.queue, q);
+          woken.add(it.queue);
+        }
+      } else {
+        q.ready[priorityIndex(it.priority)].push(it.raw);
+        if (!woken.has(it.queue)) {
+          this.wake(it.queue, q);
+          woken.add(it.queue);
+        }
+      }
+    }
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    return this.reserveIn(req, Date.now());
+  }
+
+  waitForWork(queues: string[], untilMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    // A token left by an earlier wake-up is taken at once, as a blocking pop would.
+    for (const name of queues) {
+      const q = this.queues.get(name);
+      if (q?.wakeToken) {
+        q.wakeToken = false;
+        return Promise.resolve();
+      }
+    }
+    return new Promise<void>((resolve) => {
+      const waiter: WorkWaiter = {
+        queues: new Set(queues),
+        resolve: () => {
+          this.workWaiters.delete(waiter);
+          clearTimeout(timer);
+          this.timers.delete(timer);
+          signal.removeEventListener('abort', waiter.resolve);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.resolve, Math.min(MAX_TIMER_MS, Math.max(0, untilMs - Date.now())));
+      this.timers.add(timer);
+      this.workWaiters.add(waiter);
+      signal.addEventListener('abort', waiter.resolve, { once: true });
+    });
+  }
+
+  async renew(queue: string, ids: string[], leaseMs: number): Promise<string[]> {
+    const q = this.queues.get(queue);
+    const until = Date.now() + leaseMs;
+    const lost: string[] = [];
+    for (const id of ids) {
+      if (q?.leases.has(id)) q.leases.set(id, until);
+      else lost.push(id);
+    }
+    return lost;
+  }
+
+  async setState(queue: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    this.store(this.queue(queue), record.id, record, resultTtlMs);
+  }
+
+  async ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined> {
+    const q = this.queue(update.queue);
+    q.unhold(update.id);
+    q.redeliveries.delete(update.id);
+    this.storeFinal(update.queue, q, update.id, update.record, update.resultTtlMs);
+    return next && next.max > 0 ? this.reserveIn(next, Date.now()) : undefined;
+  }
+
+  async retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void> {
+    const now = Date.now();
+    const q = this.queue(update.queue);
+    q.unhold(update.id);
+    q.redeliveries.delete(update.id);
+    this.store(q, update.id, update.record, update.resultTtlMs);
+    if (dueAt > now) {
+      const first = q.delayedOrder.length > 0 ? q.delayedOrder[0].dueAt : undefined;
+      q.addDelayed(update.id, dueAt, raw);
+      if (first === undefined || dueAt < first) this.wake(update.queue, q);
+    } else {
+      q.ready[priorityIndex(priority)].push(raw);
+      this.wake(update.queue, q);
+    }
+  }
+
+  async fail(update: TerminalUpdate & { record: ResultRecord }, raw: string): Promise<void> {
+    const q = this.queue(update.queue);
+    q.unhold(update.id);
+    q.redeliveries.delete(update.id);
+    this.storeFinal(update.queue, q, update.id, update.record, update.resultTtlMs);
+    const entry: ParkedEntry = { id: update.id, raw, reason: 'failed', at: Date.now(), error: update.record.error };
+    this.pushParked(q.dead, entry);
+  }
+
+  async reject(queue: string, id: string, raw: string, reason: string): Promise<void> {
+    const q = this.queue(queue);
+    q.unhold(id);
+    q.redeliveries.delete(id);
+    const entry: ParkedEntry = { id, raw, reason, at: Date.now() };
+    this.pushParked(q.rejected, entry);
+  }
+
+  async release(queue: string, ids: string[]): Promise<void> {
+    const q = this.queues.get(queue);
+    if (!q) return;
+    let n = 0;
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const raw = q.unhold(ids[i]);
+      if (raw === undefined) continue;
+      q.ready[messagePriority(head(raw))].unshift(raw);
+      n++;
+    }
+    if (n > 0) this.wake(queue, q);
+  }
+
+  async revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    const q = this.queue(queue);
+    const current = this.readResult(q, id);
+    if (current && (current.state === TaskState.SUCCESS || current.state === TaskState.FAILURE)) return;
+    const now = Date.now();
+    if (q.removeDelayed(id) === undefined) q.revoked.set(id, now + resultTtlMs);
+    this.storeFinal(queue, q, id, record, resultTtlMs);
+  }
+
+  async getResult(queue: string, id: string): Promise<ResultRecord | null> {
+    return this.readResult(this.queues.get(queue), id);
+  }
+
+  waitForResult(queue: string, id: string, timeoutMs: number): Promise<ResultRecord | null> {
+    const current = this.readResult(this.queues.get(queue), id);
+    if (current && READY_STATES.has(current.state)) return Promise.resolve(current);
+    return new Promise<ResultRecord | null>((resolve) => {
+      let byId = this.resultWaiters.get(queue);
+      if (!byId) this.resultWaiters.set(queue, (byId = new Map()));
+      let set = byId.get(id);
+      if (!set) byId.set(id, (set = new Set()));
+      const waiters = set;
+      let settled = false;
+      const finish: ResultWaiter = (record) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        waiters.delete(finish);
+        if (waiters.size === 0 && byId.get(id) === waiters) {
+          byId.delete(id);
+          if (byId.size === 0 && this.resultWaiters.get(queue) === byId) this.resultWaiters.delete(queue);
+        }
+        resolve(record);
+      };
+      const timer = setTimeout(() => finish(null), Math.min(MAX_TIMER_MS, Math.max(0, timeoutMs)));
+      this.timers.add(timer);
+      waiters.add(finish);
+    });
+  }
+
+  async forget(queue: string, id: string): Promise<void> {
+    this.queues.get(queue)?.results.delete(id);
+  }
+
+  async counts(queue: string): Promise<QueueCounts> {
+    const q = this.queues.get(queue);
+    if (!q) return { ready: 0, delayed: 0, reserved: 0, dead: 0, rejected: 0 };
+    return { ready: q.readyCount(), delayed: q.delayed.size, reserved: q.active.size, dead: q.dead.length, rejected: q.rejected.length };
+  }
+
+  async listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
+    return this.listParked(this.queues.get(queue)?.dead, start, count);
+  }
+
+  async listRejected(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
+    return this.listParked(this.queues.get(queue)?.rejected, start, count);
+  }
+
+  async purge(queue: string): Promise<void> {
+    this.queues.delete(queue);
+  }
+
+  async ping(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    for (const waiter of [...this.workWaiters]) waiter.resolve();
+    for (const byId of [...this.resultWaiters.values()]) {
+      for (const set of [...byId.values()]) for (const fn of [...set]) fn(null);
+    }
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+}
