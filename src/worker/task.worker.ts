@@ -347,10 +347,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private async finish(running: Running, record: ResultRecord | null): Promise<void> {
     const { queue, item } = running;
     const wantNext = !this.stopping && this.buffer.length === 0;
-    const next = wantNext ? this.request(queue, 1, 1) : undefined;
+    // Round-robin over the worker's queues; with one queue (or when the turn
+    // falls on this queue) the next reserve rides on the ack's round trip.
+    const nextQueue = wantNext ? this.rotate(this.opts!.queues)[0] : queue;
+    const next = wantNext ? this.request(nextQueue, 1, 1) : undefined;
     const res = await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs }, next);
     this.inFlight.delete(item.id);
-    if (res) this.accept(queue, res);
+    if (res) this.accept(nextQueue, res);
     this.wakeLoop();
   }
 

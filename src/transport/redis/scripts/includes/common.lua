@@ -118,12 +118,17 @@ local function reserve(now, max, start_count, lease_ms, worker, max_redeliv, ttl
         local id = msg_id(raw)
         local h = head(raw)
         local expires = msg_expires(h)
+        local dropped_reason = false
         if any_revoked and redis.call('ZSCORE', K_REVOKED, id) then
           redis.call('ZREM', K_REVOKED, id)
-          table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, 'revoked')
+          dropped_reason = 'revoked'
         elseif expires and expires < now then
           store_final(id, state_record(id, 'REVOKED', now, worker, ',"error":{"type":"TaskRevokedError","message":"expired"}'), ttl)
-          table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, 'expired')
+          dropped_reason = 'expired'
+        end
+        if dropped_reason then
+          if any_redeliv then redis.call('HDEL', K_REDELIV, id) end
+          table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, dropped_reason)
         else
           redis.call('HSET', K_ACTIVE, id, raw)
           redis.call('ZADD', K_LEASES, lease_until, id)
