@@ -1,7 +1,7 @@
 import { TaskQueueConfigError } from './errors/index.js';
 import type { ResolvedTaskQueueOptions, TaskQueueModuleOptions } from './interfaces/index.js';
 import type { ResolvedWorkerOptions, WorkerOptions } from './interfaces/worker-options.interface.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, toMs } from './protocol/index.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, assertName, toMs } from './protocol/index.js';
 import {
   DEFAULT_BROKER_URL,
   DEFAULT_PREFIX,
@@ -11,17 +11,9 @@ import {
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
 
-/** Names safe inside Redis keys, Lua string literals and log lines. */
-export const NAME_PATTERN = /^[A-Za-z0-9._:\-]{1,200}$/;
+export { NAME_PATTERN, assertName } from './protocol/validate.js';
 
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
-
-export function assertName(option: string, value: unknown): string {
-  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
-    throw new TaskQueueConfigError(option, value, 'use 1 to 200 characters from A-Z a-z 0-9 . _ : -');
-  }
-  return value;
-}
 
 /**
  * Applies defaults (environment variables included) and validates. The sync and

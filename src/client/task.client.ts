@@ -1,25 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type Type } from '@nestjs/common';
-import { InvalidMessageError, TaskQueueConfigError } from '../errors/index.js';
 import type { TaskDefinition } from '../discovery/task.registry.js';
 import { TaskRegistry } from '../discovery/task.registry.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { PublishOptions } from '../interfaces/task-options.interface.js';
-import {
-  MAX_PRIORITY,
-  MIN_PRIORITY,
-  DEFAULT_PRIORITY,
-  PROTOCOL_VERSION,
-  assertJsonSafe,
-  encodeMessage,
-  optionalMs,
-  trimTrailingUndefined,
-  type TaskMessage,
-} from '../protocol/index.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
-import { assertName } from '../task-queue.options.js';
+import { buildMessage } from '../protocol/index.js';
 import type { PublishItem, Transport } from '../transport/transport.interface.js';
 import { AsyncResult } from './async-result.js';
+
 
 type AnyFn = (...args: any[]) => any;
 
@@ -112,55 +100,8 @@ export class TaskClient {
     return new AsyncResult<R>(id, queue, taskName, this.transport, this.options.resultExpiresMs);
   }
 
-  private prepare<R>(name: string, rawArgs: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>] {
-    assertName('task name', name);
-    if (!Array.isArray(rawArgs)) throw new TaskQueueConfigError('args', rawArgs, `task "${name}" takes its arguments as an array`);
-    const def = this.registry.get(name);
-    const args = trimTrailingUndefined(rawArgs);
-    assertJsonSafe(name, args);
-    const now = Date.now();
-    const queue = assertName('queue', o.queue ?? def?.queue ?? this.options.defaultQueue);
-    const priority = o.priority ?? def?.priority ?? DEFAULT_PRIORITY;
-    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
-      throw new TaskQueueConfigError('priority', priority, `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`);
-    }
-    const id = o.taskId === undefined ? randomUUID() : assertName('taskId', o.taskId);
-    let eta: number | undefined;
-    if (o.eta !== undefined && o.countdown !== undefined) throw new TaskQueueConfigError('eta', o.eta, 'give eta or countdown, not both');
-    if (o.countdown !== undefined) eta = now + optionalMs(o.countdown, 'countdown')!;
-    else if (o.eta !== undefined) eta = toEpoch(o.eta, 'eta');
-    let expires: number | undefined;
-    if (o.expires !== undefined) expires = o.expires instanceof Date ? toEpoch(o.expires, 'expires') : now + optionalMs(o.expires, 'expires')!;
-    else if (def?.expiresMs !== undefined) expires = now + def.expiresMs;
-    if (o.headers !== undefined) assertJsonSafe(`${name} headers`, [o.headers]);
-    const message: TaskMessage = {
-      id,
-      priority,
-      queue,
-      task: name,
-      retries: 0,
-      created: now,
-      eta: eta !== undefined && eta > now ? eta : undefined,
-      expires,
-      timeLimit: optionalMs(o.timeLimit, 'timeLimit') ?? def?.timeLimitMs,
-      softTimeLimit: optionalMs(o.softTimeLimit, 'softTimeLimit') ?? def?.softTimeLimitMs,
-      parentId: o.parentId,
-      rootId: o.rootId,
-      args,
-      headers: o.headers,
-      v: PROTOCOL_VERSION,
-    };
-    const raw = encodeMessage(message);
-    if (raw.length > this.options.maxMessageBytes / 4 && Buffer.byteLength(raw) > this.options.maxMessageBytes) {
-      throw new InvalidMessageError(`task "${name}": the message is ${Buffer.byteLength(raw)} bytes, over maxMessageBytes (${this.options.maxMessageBytes}); pass a reference (an id, a URL) instead of the data`);
-    }
-    const item: PublishItem = { queue, id, priority, raw, dueAt: message.eta };
-    return [item, new AsyncResult<R>(id, queue, name, this.transport, this.options.resultExpiresMs)];
+  private prepare<R>(name: string, args: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>] {
+    const { item } = buildMessage(name, args, o, this.registry.get(name), this.options);
+    return [item, new AsyncResult<R>(item.id, item.queue, name, this.transport, this.options.resultExpiresMs)];
   }
-}
-
-function toEpoch(value: Date | number, option: string): number {
-  const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TaskQueueConfigError(option, value, 'expected a Date or epoch milliseconds');
-  return ms;
 }

@@ -1,11 +1,13 @@
 /**
  * The one message format. Serialized as JSON with a fixed key order: `id` first,
  * `priority` second, every scalar field before `args`, and the free-form
- * `args` and `headers` last. The Redis scripts rely on it: they read id,
+ * `args`, `headers` and workflow fields last. The Redis scripts rely on it: they read id,
  * priority and expires from the part before the first structural `,"args":`
  * (which no JSON string value can contain, since its quotes are escaped)
  * without decoding the whole message.
  */
+import type { CanvasJSON, ChordMembership } from './canvas-json.js';
+
 export const PROTOCOL_VERSION = 1;
 
 export type HeaderValue = string | number | boolean | null;
@@ -31,6 +33,14 @@ export interface TaskMessage {
   rootId?: string;
   headers?: TaskHeaders;
   args: unknown[];
+  /** Workflow: the steps after this task (ids assigned), each receiving the previous result. */
+  chain?: CanvasJSON[];
+  /** Workflow: this task is a chord header task. */
+  chord?: ChordMembership;
+  /** Workflow: applied with the result on success. */
+  link?: CanvasJSON[];
+  /** Workflow: applied with (id, error) on final failure. */
+  linkError?: CanvasJSON[];
   v: number;
 }
 
@@ -49,6 +59,10 @@ export function encodeMessage(m: TaskMessage): string {
   if (m.rootId !== undefined) ordered.rootId = m.rootId;
   ordered.args = m.args;
   if (m.headers !== undefined && Object.keys(m.headers).length > 0) ordered.headers = m.headers;
+  if (m.chain !== undefined && m.chain.length > 0) ordered.chain = m.chain;
+  if (m.chord !== undefined) ordered.chord = m.chord;
+  if (m.link !== undefined && m.link.length > 0) ordered.link = m.link;
+  if (m.linkError !== undefined && m.linkError.length > 0) ordered.linkError = m.linkError;
   ordered.v = m.v;
   return JSON.stringify(ordered);
 }

@@ -1,4 +1,4 @@
-import { InvalidMessageError, NonSerializableArgumentError } from '../errors/index.js';
+import { InvalidMessageError, NonSerializableArgumentError, TaskQueueConfigError } from '../errors/index.js';
 import { MAX_PRIORITY, MIN_PRIORITY, PROTOCOL_VERSION, TaskMessage } from './envelope.js';
 
 /** Default size limit of one encoded message. */
@@ -91,6 +91,15 @@ export function decodeMessage(raw: string, maxBytes = DEFAULT_MAX_MESSAGE_BYTES)
     if (!isOptionalString(m[f])) throw new InvalidMessageError(`field "${f}" must be a string`);
   }
   if (m.headers !== undefined && (typeof m.headers !== 'object' || m.headers === null || Array.isArray(m.headers))) throw new InvalidMessageError('field "headers" must be an object');
+  for (const f of ['chain', 'link', 'linkError'] as const) {
+    if (m[f] !== undefined && !Array.isArray(m[f])) throw new InvalidMessageError(`field "${f}" must be an array`);
+  }
+  if (m.chord !== undefined) {
+    const c = m.chord as Record<string, unknown> | null;
+    if (typeof c !== 'object' || c === null || typeof c.id !== 'string' || typeof c.queue !== 'string' || !Number.isInteger(c.index) || (c.index as number) < 0) {
+      throw new InvalidMessageError('field "chord" must be { id, index, queue }');
+    }
+  }
   return m as unknown as TaskMessage;
 }
 
@@ -98,4 +107,15 @@ export function decodeMessage(raw: string, maxBytes = DEFAULT_MAX_MESSAGE_BYTES)
 export function sniffId(raw: string): string | undefined {
   const m = /^\{"id":"([^"\\]{1,200})"/.exec(raw);
   return m?.[1];
+}
+
+/** Names safe inside Redis keys, Lua string literals and log lines: task names, queues, ids. */
+export const NAME_PATTERN = /^[A-Za-z0-9._:\-]{1,200}$/;
+
+/** Returns `value` when it is a valid name, else throws TaskQueueConfigError naming `option`. */
+export function assertName(option: string, value: unknown): string {
+  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
+    throw new TaskQueueConfigError(option, value, 'use 1 to 200 characters from A-Z a-z 0-9 . _ : -');
+  }
+  return value;
 }
