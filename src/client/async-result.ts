@@ -3,6 +3,16 @@ import { READY_STATES, TaskState, type ResultRecord } from '../protocol/index.js
 import type { Duration } from '../protocol/duration.js';
 import { toMs } from '../protocol/duration.js';
 import type { Transport } from '../transport/transport.interface.js';
+import type { TaskRef } from '../canvas/planner.js';
+import type { ResultHandle } from './group-result.js';
+
+/** Links of a result within a workflow. */
+export interface ResultLinks {
+  /** The result this task received as its input (the previous step of a chain, a chord's header). */
+  parent?: ResultHandle;
+  /** Every task of the workflow this handle was returned for; revoke() revokes them all. */
+  graph?: TaskRef[];
+}
 
 /** setTimeout's largest delay; "wait forever" in practice. */
 const FOREVER_MS = 2_147_483_647;
@@ -26,7 +36,19 @@ export class AsyncResult<T = unknown> {
     readonly taskName: string | undefined,
     private readonly transport: Transport,
     private readonly resultTtlMs: number,
+    private readonly links: ResultLinks = {},
   ) {}
+
+  /** The previous step's result, for a task that was part of a workflow published here. */
+  get parent(): ResultHandle | undefined {
+    return this.links.parent;
+  }
+
+  /** The tasks this task published when it succeeded (the next steps of its workflow, its links). */
+  async children(): Promise<AsyncResult[]> {
+    const rec = await this.record();
+    return (rec?.children ?? []).map((c) => new AsyncResult(c.id, c.queue, c.task, this.transport, this.resultTtlMs));
+  }
 
   /** The stored record, or null while PENDING (unknown, waiting, or expired). */
   record(): Promise<ResultRecord | null> {
@@ -86,16 +108,23 @@ export class AsyncResult<T = unknown> {
     return (await this.record())?.error?.stack;
   }
 
-  /** Revokes the task if it has not started: it will not run, and ends REVOKED. */
+  /**
+   * Revokes the task if it has not started: it will not run, and ends REVOKED.
+   * On the handle a workflow returned, revokes every task of the workflow that
+   * has not started.
+   */
   async revoke(): Promise<void> {
-    const record: ResultRecord = {
-      id: this.id,
-      task: this.taskName,
-      state: TaskState.REVOKED,
-      at: Date.now(),
-      error: { type: 'TaskRevokedError', message: 'revoked' },
-    };
-    await this.transport.revoke(this.queue, this.id, record, this.resultTtlMs);
+    const refs = this.links.graph ?? [{ id: this.id, queue: this.queue, task: this.taskName ?? '' }];
+    for (const ref of refs) {
+      const record: ResultRecord = {
+        id: ref.id,
+        task: ref.task || undefined,
+        state: TaskState.REVOKED,
+        at: Date.now(),
+        error: { type: 'TaskRevokedError', message: 'revoked' },
+      };
+      await this.transport.revoke(ref.queue, ref.id, record, this.resultTtlMs);
+    }
   }
 
   /** Deletes the stored result. */

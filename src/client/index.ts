@@ -1,2 +1,3 @@
 export * from './async-result.js';
 export * from './task.client.js';
+export * from './group-result.js';

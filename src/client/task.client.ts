@@ -6,13 +6,47 @@ import type { PublishOptions } from '../interfaces/task-options.interface.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { buildMessage } from '../protocol/index.js';
 import type { PublishItem, Transport } from '../transport/transport.interface.js';
+import { randomUUID } from 'node:crypto';
+import { TaskQueueConfigError } from '../errors/index.js';
+import {
+  Signature,
+  WorkflowPublisher,
+  freeze,
+  plan as planCanvas,
+  resultShape,
+  taskRefs,
+  type Canvas,
+  type CanvasPublisher,
+  type CanvasResult,
+  type ResultShape,
+  type SignatureOptions,
+  type TaskRef,
+} from '../canvas/index.js';
+import type { SignatureOptionsJSON } from '../protocol/canvas-json.js';
 import { AsyncResult } from './async-result.js';
+import { GroupResult, type ResultHandle } from './group-result.js';
+
+function canvasOptions(o: PublishOptions): SignatureOptionsJSON {
+  const { eta, expires, parentId: _p, rootId: _r, ...rest } = o;
+  return {
+    ...(rest as SignatureOptionsJSON),
+    ...(eta !== undefined ? { eta: eta instanceof Date ? eta.getTime() : eta } : {}),
+    ...(expires !== undefined ? { expires: expires instanceof Date ? Math.max(0, expires.getTime() - Date.now()) : expires } : {}),
+  };
+}
 
 
 type AnyFn = (...args: any[]) => any;
 
+/** Every suffix of a parameter list: what a partial signature may be given. */
+export type PartialArgs<P extends unknown[]> = P | (P extends [unknown, ...infer Rest] ? PartialArgs<Rest> : never);
+
 /** The typed handle of one task method. @publicApi */
 export interface TaskHandle<F extends AnyFn> {
+  /** A partial signature: leading arguments left out are filled by the parent's result (or the caller). */
+  s(...args: PartialArgs<Parameters<F>>): Signature<Awaited<ReturnType<F>>>;
+  /** An immutable signature: it ignores the parent's result. */
+  si(...args: Parameters<F>): Signature<Awaited<ReturnType<F>>>;
   /** Publishes with the task's default options. */
   delay(...args: Parameters<F>): Promise<AsyncResult<Awaited<ReturnType<F>>>>;
   /** Publishes with per-call options (countdown, eta, expires, priority, queue, headers, taskId). */
@@ -37,14 +71,17 @@ export type TaskHandles<T> = {
  * @publicApi
  */
 @Injectable()
-export class TaskClient {
+export class TaskClient implements CanvasPublisher {
   private readonly handles = new WeakMap<Function, object>();
+  private readonly workflow: WorkflowPublisher;
 
   constructor(
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
-  ) {}
+  ) {
+    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options);
+  }
 
   /** Typed handles on the @Task() methods of a provider class. */
   for<T extends object>(service: Type<T>): TaskHandles<T> {
@@ -75,7 +112,38 @@ export class TaskClient {
       taskName: def.name,
       delay: (...args: unknown[]) => this.send(def.name, args),
       applyAsync: (args: unknown[], options?: PublishOptions) => this.send(def.name, args, options),
-    };
+      s: (...args: unknown[]) => this.signature(def.name, args),
+      si: (...args: unknown[]) => this.signature(def.name, args).si(),
+    } as TaskHandle<AnyFn>;
+  }
+
+  /** A signature of a task by name, bound to this client (Celery's `signature()`). */
+  signature<R = unknown>(name: string, args: readonly unknown[] = [], options: SignatureOptions = {}): Signature<R> {
+    return new Signature<R>(name, args, options).bind(this);
+  }
+
+  /**
+   * Publishes a workflow: a signature, chain, group or chord. Returns the handle
+   * of what the workflow ends in: an AsyncResult, or a GroupResult for a group.
+   * `args` are prepended to the first task's arguments.
+   */
+  async applyCanvas<R = unknown>(canvas: Canvas<R>, args: readonly unknown[] = [], options: PublishOptions = {}): Promise<CanvasResult<R>> {
+    let json = canvas.toJSON();
+    if (Object.keys(options).length) {
+      if (json.type !== 'signature') throw new TaskQueueConfigError('options', options, 'set options on the signatures of a chain, group or chord (sig.set({ ... }))');
+      json = { ...json, options: { ...json.options, ...(canvasOptions(options)) } };
+    }
+    const frozen = freeze(json, { defaults: (t) => this.registry.get(t), defaultQueue: this.options.defaultQueue, newId: randomUUID });
+    const graph = taskRefs(frozen);
+    const plan = planCanvas(frozen, args.length ? [...args] : undefined, { rest: [], rootId: graph[0]?.id });
+    await this.workflow.execute(plan);
+    return this.handle(resultShape(frozen), graph) as unknown as CanvasResult<R>;
+  }
+
+  private handle(shape: ResultShape, graph?: TaskRef[]): ResultHandle {
+    const parent = shape.parent ? this.handle(shape.parent) : undefined;
+    if (shape.kind === 'group') return new GroupResult(shape.id, shape.members.map((m) => this.handle(m)), parent);
+    return new AsyncResult(shape.ref.id, shape.ref.queue, shape.ref.task, this.transport, this.options.resultExpiresMs, { parent, graph });
   }
 
   /**

@@ -39,6 +39,8 @@ export interface ResultRecord {
   worker?: string;
   parentId?: string;
   rootId?: string;
+  /** Tasks this task published on success (workflow steps, links). */
+  children?: Array<{ id: string; queue: string; task: string }>;
 }
 
 export function errorToStored(err: unknown): StoredError {

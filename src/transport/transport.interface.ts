@@ -82,6 +82,29 @@ export interface TerminalUpdate {
   resultTtlMs: number;
 }
 
+/** A chord waiting for its header results. */
+export interface ChordSpec {
+  /** The body's queue; the chord's state lives with it. */
+  queue: string;
+  id: string;
+  size: number;
+  bodyId: string;
+  bodyPriority: number;
+  /**
+   * The body's encoded message. When `insert`, it is split around the place of
+   * its first argument: the joined results (a JSON array, in header order) go
+   * between `bodyHead` and `bodyTail`; otherwise `bodyHead` is the whole message.
+   */
+  insert: boolean;
+  bodyHead: string;
+  bodyTail: string;
+  /** JSON list of the tasks after the body, failed along with it. */
+  downstream: string;
+  ttlMs: number;
+}
+
+export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
+
 export interface Transport {
   /** Publishes messages, one round trip for the whole batch. */
   publish(items: PublishItem[]): Promise<void>;
@@ -118,6 +141,23 @@ export interface Transport {
 
   /** Marks a task revoked: it will not start; its state becomes REVOKED unless already final. */
   revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void>;
+
+  /** Creates a chord's state; header tasks join it as they succeed. */
+  chordCreate(spec: ChordSpec): Promise<void>;
+
+  /**
+   * Records header result `index` (JSON). The call that completes the chord
+   * publishes the body, atomically: exactly one call returns 'complete'.
+   * A repeated index returns 'duplicate'; a finished, failed or expired chord 'gone'.
+   */
+  chordJoin(queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome>;
+
+  /**
+   * Fails a chord: its body never runs, and `record` (with the body's id filled
+   * in) is stored as the body's result. Returns the chord's downstream JSON, or
+   * null when the chord had completed, failed or expired already.
+   */
+  chordFail(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<string | null>;
 
   getResult(queue: string, id: string): Promise<ResultRecord | null>;
 

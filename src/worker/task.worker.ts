@@ -32,6 +32,8 @@ import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constant
 import { MESSAGES } from '../task-queue.messages.js';
 import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
 import type { ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
+import { WorkflowPublisher, plan, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
+import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { taskContextStorage, type TaskContextState } from './task-context.js';
 
@@ -82,12 +84,14 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private closing?: Promise<void>;
   private rotation = 0;
   private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
+  private readonly workflow: WorkflowPublisher;
 
   constructor(
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
   ) {
+    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options);
     const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60);
     this.id = `${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
@@ -335,9 +339,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         error = new InvalidMessageError(`the return value of ${def.name} cannot be stored as JSON (${(err as Error).message})`);
       }
       if (!failed) {
+        // Next steps are published before the ack: a crash in between redelivers
+        // this task, and the steps (with the same ids) at worst run twice, never zero times.
+        const children = await this.continueWorkflow(msg, result);
         this.counters.succeeded++;
         this.logger.debug(`Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
-        return this.finish(running, def.ignoreResult ? null : this.record(msg, TaskState.SUCCESS, { result, runtime }));
+        const record = this.record(msg, TaskState.SUCCESS, { result, runtime, ...(children.length ? { children } : {}) });
+        return this.finish(running, def.ignoreResult ? null : record);
       }
     }
     return this.handleError(running, msg, def, error, runtime);
@@ -386,6 +394,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         this.logger.debug(`Task ${msg.task}[${msg.id}] retry ${msg.retries + 1}/${policy.max} in ${delay} ms: ${stored.message}`);
       } else {
         const stored = errorToStored(cause);
+        await this.failWorkflow(msg, stored);
         await this.transport.fail({ queue, id: msg.id, record: this.record(msg, TaskState.FAILURE, { error: stored, runtime }), resultTtlMs: ttl }, item.raw);
         this.counters.failed++;
         this.logger.warn(`Task ${msg.task}[${msg.id}] failed after ${runtime} ms: ${stored.type}: ${stored.message}`);
@@ -393,6 +402,51 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       this.inFlight.delete(item.id);
       this.wakeLoop();
+    }
+  }
+
+  /** Publishes what follows a successful task: the next chain step, chord join, links. Returns the tasks published. */
+  private async continueWorkflow(msg: TaskMessage, result: unknown): Promise<TaskRef[]> {
+    if (!msg.chain?.length && !msg.chord && !msg.link?.length) return [];
+    const cont = { parentId: msg.id, rootId: msg.rootId ?? msg.id };
+    const next: Plan = { chords: [], publishes: [] };
+    if (msg.chain?.length) plan(msg.chain[0], [result], { ...cont, rest: msg.chain.slice(1), member: msg.chord }, next);
+    for (const link of msg.link ?? []) plan(link, [result], { ...cont, rest: [] }, next);
+    const children = await this.workflow.execute(next);
+    if (!msg.chain?.length && msg.chord) {
+      await this.transport.chordJoin(msg.chord.queue, msg.chord.id, msg.chord.index, JSON.stringify(result ?? null));
+    }
+    return children;
+  }
+
+  /**
+   * A task failed for good: every task waiting on it fails with the same error
+   * (the rest of its chain, its chord's body and what follows), so no caller
+   * waits forever; errbacks run with (task id, error).
+   */
+  private async failWorkflow(msg: TaskMessage, error: StoredError): Promise<void> {
+    if (!msg.chain?.length && !msg.chord && !msg.linkError?.length) return;
+    const ttl = this.options.resultExpiresMs;
+    const downstream: TaskRef[] = (msg.chain ?? []).flatMap(taskRefs);
+    const failure = (ref: { id: string; task?: string }): ResultRecord => ({
+      id: ref.id,
+      task: ref.task,
+      state: TaskState.FAILURE,
+      at: Date.now(),
+      worker: this.id,
+      parentId: msg.id,
+      rootId: msg.rootId ?? msg.id,
+      error,
+    });
+    if (msg.chord) {
+      const more = await this.transport.chordFail(msg.chord.queue, msg.chord.id, failure({ id: '' }), ttl);
+      if (more) downstream.push(...(JSON.parse(more) as TaskRef[]).slice(1)); // [0] is the body, failed by chordFail
+    }
+    for (const ref of downstream) await this.transport.ack({ queue: ref.queue, id: ref.id, record: failure(ref), resultTtlMs: ttl });
+    if (msg.linkError?.length) {
+      const errbacks: Plan = { chords: [], publishes: [] };
+      for (const eb of msg.linkError) plan(eb, [msg.id, error], { rest: [], parentId: msg.id, rootId: msg.rootId ?? msg.id }, errbacks);
+      await this.workflow.execute(errbacks);
     }
   }
 

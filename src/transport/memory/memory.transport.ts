@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { READY_STATES, TaskState, type ResultRecord } from '../../protocol/index.js';
 import type {
+  ChordJoinOutcome,
+  ChordSpec,
   DroppedItem,
   ParkedEntry,
   PublishItem,
@@ -86,6 +88,8 @@ class QueueState {
   readonly results = new Map<string, StoredResult>();
   /** At most one wake token, as the Redis wake list holds. */
   wakeToken = false;
+  /** Chords whose body lives in this queue. */
+  readonly chords = new Map<string, { spec: ChordSpec; results: Map<number, string>; expiresAt: number }>();
 
   readyCount(): number {
     let n = 0;
@@ -520,6 +524,50 @@ export class MemoryTransport implements Transport {
     const now = Date.now();
     if (q.removeDelayed(id) === undefined) q.revoked.set(id, now + resultTtlMs);
     this.storeFinal(queue, q, id, record, resultTtlMs);
+  }
+
+  async chordCreate(spec: ChordSpec): Promise<void> {
+    this.queue(spec.queue).chords.set(spec.id, { spec: { ...spec }, results: new Map(), expiresAt: this.expiryOf(spec.ttlMs) });
+  }
+
+  private liveChord(queue: string, id: string) {
+    const q = this.queues.get(queue);
+    const chord = q?.chords.get(id);
+    if (!q || !chord) return undefined;
+    if (chord.expiresAt <= Date.now()) {
+      q.chords.delete(id);
+      return undefined;
+    }
+    return { q, chord };
+  }
+
+  async chordJoin(queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {
+    const found = this.liveChord(queue, id);
+    if (!found) return 'gone';
+    const { q, chord } = found;
+    if (chord.results.has(index)) return 'duplicate';
+    chord.results.set(index, resultJson);
+    const { spec } = chord;
+    if (chord.results.size < spec.size) return 'waiting';
+    q.chords.delete(id);
+    let raw = spec.bodyHead;
+    if (spec.insert) {
+      const parts: string[] = [];
+      for (let i = 0; i < spec.size; i++) parts.push(chord.results.get(i)!);
+      raw = `${spec.bodyHead}[${parts.join(',')}]${spec.bodyTail}`;
+    }
+    q.ready[priorityIndex(spec.bodyPriority)].push(raw);
+    this.wake(queue, q);
+    return 'complete';
+  }
+
+  async chordFail(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<string | null> {
+    const found = this.liveChord(queue, id);
+    if (!found) return null;
+    const { q, chord } = found;
+    q.chords.delete(id);
+    this.storeFinal(queue, q, chord.spec.bodyId, { ...record, id: chord.spec.bodyId }, resultTtlMs);
+    return chord.spec.downstream;
   }
 
   async getResult(queue: string, id: string): Promise<ResultRecord | null> {

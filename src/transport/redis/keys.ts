@@ -55,6 +55,10 @@ export class RedisKeys {
     return `${this.base(queue)}r:${id}`;
   }
 
+  chord(queue: string, id: string): string {
+    return `${this.base(queue)}chord:${id}`;
+  }
+
   /** Pub/sub channel on which a task's final record is published. */
   done(queue: string, id: string): string {
     return `${this.base(queue)}done:${id}`;

@@ -1,6 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { READY_STATES, type ResultRecord } from '../../protocol/index.js';
 import type {
+  ChordJoinOutcome,
+  ChordSpec,
   DroppedItem,
   ParkedEntry,
   PublishItem,
@@ -184,6 +186,21 @@ export class RedisTransport implements Transport {
     await this.script('revoke')(this.keys.base(queue), id, JSON.stringify(record), resultTtlMs, Date.now());
   }
 
+  async chordCreate(c: ChordSpec): Promise<void> {
+    await this.script('chord-create')(this.keys.base(c.queue), c.id, c.size, c.bodyId, c.bodyPriority, c.insert ? '1' : '0', c.bodyHead, c.bodyTail, c.downstream, c.ttlMs);
+  }
+
+  async chordJoin(queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {
+    return (await this.script('chord-join')(this.keys.base(queue), id, index, resultJson)) as ChordJoinOutcome;
+  }
+
+  async chordFail(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<string | null> {
+    const { id: _ignored, ...rest } = record;
+    const json = JSON.stringify(rest);
+    const reply = await this.script('chord-fail')(this.keys.base(queue), id, json.slice(1), resultTtlMs);
+    return typeof reply === 'string' ? reply : null;
+  }
+
   async getResult(queue: string, id: string): Promise<ResultRecord | null> {
     const raw = await this.client.get(this.keys.result(queue, id));
     return raw ? (JSON.parse(raw) as ResultRecord) : null;
@@ -299,10 +316,9 @@ export class RedisTransport implements Transport {
   }
 
   async purge(queue: string): Promise<void> {
-    await this.client.del(...this.keys.queueKeys(queue));
     let cursor = '0';
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.keys.base(queue).replace(/[{}[\]*?]/g, '\\$&')}r:*`, 'COUNT', 1000);
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.keys.base(queue).replace(/[{}[\]*?\\]/g, '\\$&')}*`, 'COUNT', 1000);
       cursor = next;
       if (keys.length) await this.client.del(...keys);
     } while (cursor !== '0');

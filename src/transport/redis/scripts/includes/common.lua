@@ -14,6 +14,7 @@ local K_REJECTED = base .. 'rejected' -- LIST of parked malformed messages (capp
 local K_REDELIV = base .. 'redeliv'  -- HASH id -> redeliveries after lost leases
 local K_RESULT = base .. 'r:'        -- STRING result record per id
 local K_DONE = base .. 'done:'       -- pub/sub channel per id, final records
+local K_CHORD = base .. 'chord:'     -- HASH per chord: size, body template, results r:<index>
 
 -- The fixed part of a message: everything before the first structural ,"args":
 local function head(raw)

@@ -1,0 +1,3 @@
+export * from './signature.js';
+export * from './planner.js';
+export * from './workflow.publisher.js';
