@@ -14,3 +14,9 @@ export const DEFAULT_BROKER_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_PREFIX = 'taskqueue';
 export const DEFAULT_QUEUE = 'default';
 export const DEFAULT_RESULT_EXPIRES_MS = 24 * 3_600_000;
+
+/** Metadata key written by @Periodic(). @publicApi */
+export const PERIODIC_METADATA = 'task-queue:periodic';
+
+/** The schedule and beat store (Redis or memory), from the transport layer. @internal */
+export const TASK_QUEUE_BEAT_STORE = Symbol('TASK_QUEUE_BEAT_STORE');

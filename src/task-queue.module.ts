@@ -4,7 +4,10 @@ import { TaskClient } from './client/task.client.js';
 import { TaskQueueExplorer } from './discovery/task-queue.explorer.js';
 import { TaskRegistry } from './discovery/task.registry.js';
 import { ConfigurableModuleClass } from './task-queue.module-definition.js';
-import { TaskQueueConnection, optionsProvider, transportProvider } from './task-queue.providers.js';
+import { TaskQueueConnection, beatStoreProvider, optionsProvider, transportProvider } from './task-queue.providers.js';
+import { BeatScheduler } from './beat/beat.scheduler.js';
+import { PeriodicSchedules } from './beat/periodic-schedules.service.js';
+import { PeriodicRegistry } from './discovery/periodic.registry.js';
 import { TASK_QUEUE_OPTIONS } from './task-queue.constants.js';
 import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
@@ -25,7 +28,7 @@ import { TaskWorker } from './worker/task.worker.js';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker],
-  exports: [TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider],
+  providers: [optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler],
+  exports: [TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider, beatStoreProvider, PeriodicSchedules, BeatScheduler],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

@@ -1,12 +1,15 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { TASK_QUEUE_MODULE_OPTIONS } from './task-queue.module-definition.js';
-import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from './task-queue.constants.js';
+import { TASK_QUEUE_BEAT_STORE, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from './task-queue.constants.js';
 import { MESSAGES } from './task-queue.messages.js';
 import { resolveModuleOptions } from './task-queue.options.js';
 import type { ResolvedTaskQueueOptions, TaskQueueModuleOptions } from './interfaces/index.js';
 import { MemoryTransport } from './transport/memory/memory.transport.js';
 import { RedisTransport } from './transport/redis/redis.transport.js';
 import type { Transport } from './transport/transport.interface.js';
+import type { BeatStore } from './transport/beat-store.interface.js';
+import { MemoryBeatStore } from './transport/memory/memory-beat.store.js';
+import { RedisBeatStore } from './transport/redis/redis-beat.store.js';
 
 export const optionsProvider: Provider = {
   provide: TASK_QUEUE_OPTIONS,
@@ -45,5 +48,15 @@ export class TaskQueueConnection implements OnApplicationShutdown {
 export const transportProvider: Provider = {
   provide: TASK_QUEUE_TRANSPORT,
   useFactory: (connection: TaskQueueConnection) => connection.transport,
+  inject: [TaskQueueConnection],
+};
+
+/** The store of periodic schedules and beats, on the same broker as the transport (and its connection). */
+export const beatStoreProvider: Provider = {
+  provide: TASK_QUEUE_BEAT_STORE,
+  useFactory: (connection: TaskQueueConnection): BeatStore =>
+    connection.transport instanceof MemoryTransport
+      ? MemoryBeatStore.for(connection.transport)
+      : new RedisBeatStore((connection.transport as RedisTransport).redis, (connection.transport as RedisTransport).keys),
   inject: [TaskQueueConnection],
 };

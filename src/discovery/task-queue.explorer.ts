@@ -4,12 +4,18 @@ import { TaskQueueConfigError } from '../errors/index.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { ResolvedRetry, RetryOptions, TaskOptions } from '../interfaces/task-options.interface.js';
 import { MAX_PRIORITY, MIN_PRIORITY, DEFAULT_PRIORITY, optionalMs, toMs } from '../protocol/index.js';
-import { TASK_METADATA, TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
+import type { PeriodicMetadata } from '../decorators/periodic.decorator.js';
+import { PERIODIC_METADATA, TASK_METADATA, TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
 import { assertName } from '../task-queue.options.js';
+import { PeriodicRegistry } from './periodic.registry.js';
 import { TaskRegistry, type TaskDefinition } from './task.registry.js';
 
-/** Finds @Task() methods on singleton providers at bootstrap and fills the registry. */
+/**
+ * Finds @Task() methods on singleton providers at bootstrap and fills the registry.
+ * A @Periodic() method is a task too (implicitly, when it has no @Task()), and its
+ * schedules go to the PeriodicRegistry.
+ */
 @Injectable()
 export class TaskQueueExplorer implements OnModuleInit {
   private readonly logger = new Logger('TaskQueueExplorer');
@@ -20,6 +26,7 @@ export class TaskQueueExplorer implements OnModuleInit {
     private readonly reflector: Reflector,
     private readonly registry: TaskRegistry,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+    private readonly periodic: PeriodicRegistry,
   ) {}
 
   onModuleInit(): void {
@@ -30,13 +37,16 @@ export class TaskQueueExplorer implements OnModuleInit {
       if (!proto || proto === Object.prototype) continue;
       for (const methodName of this.scanner.getAllMethodNames(proto)) {
         const meta = this.reflector.get<TaskOptions | undefined>(TASK_METADATA, instance[methodName as keyof typeof instance] as never);
-        if (!meta) continue;
+        const periodic = this.reflector.get<PeriodicMetadata[] | undefined>(PERIODIC_METADATA, instance[methodName as keyof typeof instance] as never);
+        if (!meta && !periodic) continue;
         const site = `${metatype.name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(MESSAGES.scopedProvider(site));
           continue;
         }
-        this.registry.register(this.define(instance as Record<string, unknown>, metatype as Function, methodName, site, meta));
+        const def = this.define(instance as Record<string, unknown>, metatype as Function, methodName, site, meta ?? {});
+        this.registry.register(def);
+        for (const p of periodic ?? []) this.periodic.add({ site, task: def, meta: p });
       }
     }
   }

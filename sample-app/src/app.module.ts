@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TaskQueueModule } from 'nestjs-taskqueue';
+import { EmailModule } from './email/email.module.js';
+import { FlakyModule } from './flaky/flaky.module.js';
+import { ReportsModule } from './reports/reports.module.js';
+import { TasksModule } from './tasks/tasks.module.js';
+import { taskQueueOptions } from './task-queue.settings.js';
+import { UsersModule } from './users/users.module.js';
+
+/**
+ * The one module both processes boot: `main.ts` as the HTTP API, `worker.ts`
+ * (`nest start worker`) as the worker. `@Task()` methods are found in every
+ * provider, whichever module declares it; TaskClient is global.
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true }),
+    TaskQueueModule.forRootAsync({
+      imports: [ConfigModule],
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => taskQueueOptions((key) => config.get<string>(key)),
+    }),
+    EmailModule,
+    UsersModule,
+    ReportsModule,
+    FlakyModule,
+    TasksModule,
+  ],
+})
+export class AppModule {}

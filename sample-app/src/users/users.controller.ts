@@ -1,0 +1,38 @@
+import { BadRequestException, Body, Controller, Get, Post } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TaskClient } from 'nestjs-taskqueue';
+import { EmailService } from '../email/email.service.js';
+import { taskLinks, type TaskLinks } from '../tasks/task-view.js';
+import { UsersService, type User } from './users.service.js';
+
+@Controller('users')
+export class UsersController {
+  private readonly loginUrl: string;
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly tasks: TaskClient,
+    config: ConfigService,
+  ) {
+    const base = config.get<string>('PUBLIC_URL') ?? `http://localhost:${config.get<string>('PORT') ?? 3000}`;
+    this.loginUrl = new URL('/login', base).toString();
+  }
+
+  /** Registers a user and queues the welcome email; answers at once with the task's id. */
+  @Post()
+  async register(@Body() body: { email?: unknown } | undefined): Promise<{ user: User; taskId: string } & TaskLinks> {
+    const email = body?.email;
+    if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
+      throw new BadRequestException('body.email must be an email address');
+    }
+    const user = this.users.register(email);
+    // Typed from EmailService.sendWelcome: (userId: number, loginUrl: string).
+    const result = await this.tasks.for(EmailService).sendWelcome.delay(user.id, this.loginUrl);
+    return { user, taskId: result.id, ...taskLinks(result) };
+  }
+
+  @Get()
+  list(): User[] {
+    return this.users.findAll();
+  }
+}

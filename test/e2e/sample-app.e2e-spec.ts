@@ -1,0 +1,265 @@
+/**
+ * The sample app, built with the Nest CLI and driven over real HTTP: the API
+ * with its embedded worker on memory://, then the API and a separate worker
+ * process on Redis. No mocks; every wait is a poll with a deadline.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BUILD_TIMEOUT_MS = 120_000;
+const BOOT_TIMEOUT_MS = 30_000;
+
+interface TaskView {
+  id: string;
+  task?: string;
+  state: string;
+  retries?: number;
+  result?: any;
+  progress?: { done: number; total: number };
+  error?: { type: string; message: string };
+}
+
+interface Queued {
+  taskId: string;
+  queue: string;
+  statusUrl: string;
+  waitUrl: string;
+}
+
+/** A spawned process of the sample app, with its output kept for failure messages. */
+class AppProcess {
+  readonly child: ChildProcess;
+  private output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(
+    readonly label: string,
+    entry: string,
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(process.execPath, [entry], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  logs(): string {
+    return `--- ${this.label} output ---\n${this.output}`;
+  }
+
+  /** Sends SIGTERM and waits for the exit. */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+const children: AppProcess[] = [];
+
+function start(label: string, entry: string, env: Record<string, string>): AppProcess {
+  const p = new AppProcess(label, entry, env);
+  children.push(p);
+  return p;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined; fails past the
+ * deadline, if a process dies, or if `probe` throws anything but a connection
+ * failure (fetch's TypeError, while a server boots).
+ */
+async function poll<T>(what: string, probe: () => Promise<T | undefined>, procs: AppProcess[], timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const p of procs) if (!p.running) throw new Error(`${p.label} exited while waiting for ${what}\n${p.logs()}`);
+    const value = await probe().catch((err: unknown) => {
+      // Not `instanceof`: under jest, fetch's errors come from another realm.
+      if ((err as Error)?.name === 'TypeError' && (err as Error).message === 'fetch failed') return undefined;
+      throw err;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${procs.map((p) => p.logs()).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A client of one running API. */
+function api(base: string) {
+  return {
+    async post<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
+      const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as T };
+    },
+    async get<T>(path: string): Promise<{ status: number; body: T }> {
+      const res = await fetch(base + path);
+      return { status: res.status, body: (await res.json()) as T };
+    },
+  };
+}
+
+/** Starts the API on a free port and waits until it answers HTTP. */
+async function startApi(label: string, env: Record<string, string>) {
+  const port = await freePort();
+  const proc = start(label, 'sample-app/dist/main.js', { ...env, PORT: String(port) });
+  const client = api(`http://127.0.0.1:${port}`);
+  await poll(`${label} to answer HTTP`, async () => ((await client.get('/users')).status === 200 ? true : undefined), [proc], BOOT_TIMEOUT_MS);
+  return { proc, client };
+}
+
+/** Environment for the memory:// default: the TASKQUEUE_* settings blanked, so neither the caller's env nor a .env file applies. */
+const DEFAULT_ENV = { TASKQUEUE_BROKER_URL: '', TASKQUEUE_EMBEDDED_WORKER: '', TASKQUEUE_PREFIX: '' };
+
+beforeAll(async () => {
+  await promisify(execFile)('npm', ['run', 'build:sample'], { cwd: ROOT, timeout: BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }).catch((err: any) => {
+    throw new Error(`npm run build:sample failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+  });
+}, BUILD_TIMEOUT_MS + 10_000);
+
+afterAll(() => {
+  for (const p of children) p.kill();
+});
+
+describe('sample app on memory:// with the embedded worker (no setup)', () => {
+  let app: Awaited<ReturnType<typeof startApi>>;
+
+  beforeAll(async () => {
+    app = await startApi('api (memory)', DEFAULT_ENV);
+  }, BOOT_TIMEOUT_MS + 5_000);
+
+  it('registers a user and sends the welcome email through the email queue', async () => {
+    const res = await app.client.post<{ user: { id: number; email: string } } & Queued>('/users', { email: 'Ada@Example.com' });
+    expect(res.status).toBe(201);
+    expect(res.body.user).toMatchObject({ email: 'ada@example.com' });
+    expect(res.body.queue).toBe('email');
+
+    const done = await app.client.get<TaskView>(res.body.waitUrl);
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ id: res.body.taskId, state: 'SUCCESS', result: { userId: res.body.user.id, subject: 'Welcome!' } });
+    expect(done.body.result.body).toContain('/login');
+
+    const outbox = await app.client.get<Array<{ taskId: string }>>('/emails');
+    expect(outbox.body.map((e) => e.taskId)).toContain(res.body.taskId);
+  });
+
+  it('shows a report in PROGRESS, then its summary', async () => {
+    const rows = 200;
+    const res = await app.client.post<Queued>('/reports', { rows });
+    expect(res.status).toBe(201);
+    expect(res.body.queue).toBe('default');
+
+    const progress = await poll(
+      'report PROGRESS',
+      async () => {
+        const v = (await app.client.get<TaskView>(`/tasks/${res.body.taskId}`)).body; // ?queue= defaults to 'default'
+        if (v.state === 'SUCCESS') throw new Error('the report finished before PROGRESS was seen');
+        return v.state === 'PROGRESS' ? v : undefined;
+      },
+      [app.proc],
+    );
+    expect(progress).toMatchObject({ task: 'reports.build', progress: { total: rows } });
+    expect(progress.progress!.done).toBeLessThan(rows);
+
+    const done = await poll(
+      'report SUCCESS',
+      async () => {
+        const v = (await app.client.get<TaskView>(res.body.statusUrl)).body;
+        return v.state === 'SUCCESS' ? v : undefined;
+      },
+      [app.proc],
+    );
+    expect(done.result).toMatchObject({ rows, steps: rows / 10 });
+  });
+
+  it('retries a flaky task on TransientError until it succeeds', async () => {
+    const res = await app.client.post<Queued>('/flaky', { failures: 2 });
+    expect(res.status).toBe(201);
+    const done = await poll(
+      'flaky SUCCESS',
+      async () => {
+        const v = (await app.client.get<TaskView>(res.body.statusUrl)).body;
+        if (v.state === 'FAILURE') throw new Error(`flaky task failed: ${JSON.stringify(v)}`);
+        return v.state === 'SUCCESS' ? v : undefined;
+      },
+      [app.proc],
+    );
+    expect(done).toMatchObject({ state: 'SUCCESS', retries: 2, result: { attempts: 3 } });
+  });
+
+  it('answers 400 on a bad task id and PENDING for an unknown one', async () => {
+    expect((await app.client.get(`/tasks/${encodeURIComponent('a{b}')}`)).status).toBe(400);
+    expect((await app.client.get<TaskView>('/tasks/no-such-task')).body).toEqual({ id: 'no-such-task', state: 'PENDING' });
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    await expect(app.proc.terminate()).resolves.toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('sample app on Redis with a separate worker process', () => {
+  const prefix = testPrefix('sample-app');
+  const env = { TASKQUEUE_BROKER_URL: REDIS_URL, TASKQUEUE_PREFIX: prefix, TASKQUEUE_EMBEDDED_WORKER: 'false' };
+
+  afterAll(async () => {
+    for (const p of children) p.kill();
+    await cleanupPrefix(prefix);
+  });
+
+  it('publishes from the API, runs the welcome email in the worker, and both stop with exit code 0', async () => {
+    const app = await startApi('api (redis)', env);
+
+    const res = await app.client.post<{ user: { id: number } } & Queued>('/users', { email: 'grace@example.com' });
+    expect(res.status).toBe(201);
+    // The API does not consume: with no worker yet, the task waits in Redis.
+    expect((await app.client.get<TaskView>(res.body.statusUrl)).body.state).toBe('PENDING');
+
+    const worker = start('worker (redis)', 'sample-app/dist/worker.js', env);
+    const done = await poll(
+      'welcome email SUCCESS',
+      async () => {
+        const v = (await app.client.get<TaskView>(res.body.statusUrl)).body;
+        return v.state === 'SUCCESS' ? v : undefined;
+      },
+      [app.proc, worker],
+      BOOT_TIMEOUT_MS,
+    );
+    expect(done.result).toMatchObject({ userId: res.body.user.id, taskId: res.body.taskId });
+    // It ran in the worker process: the worker logged the send, and the API's own outbox is empty.
+    await poll('the worker to log the send', async () => (worker.logs().includes(`(task ${res.body.taskId})`) ? true : undefined), [worker]);
+    expect((await app.client.get<unknown[]>('/emails')).body).toEqual([]);
+
+    const waited = await app.client.get<TaskView>(res.body.waitUrl);
+    expect(waited.body).toMatchObject({ state: 'SUCCESS', result: { userId: res.body.user.id } });
+
+    const [apiExit, workerExit] = await Promise.all([app.proc.terminate(), worker.terminate()]);
+    expect({ api: apiExit, worker: workerExit }).toEqual({ api: { code: 0, signal: null }, worker: { code: 0, signal: null } });
+  }, 60_000);
+});
