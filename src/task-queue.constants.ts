@@ -20,3 +20,6 @@ export const PERIODIC_METADATA = 'task-queue:periodic';
 
 /** The schedule and beat store (Redis or memory), from the transport layer. @internal */
 export const TASK_QUEUE_BEAT_STORE = Symbol('TASK_QUEUE_BEAT_STORE');
+
+/** The embedded beat a worker starts with `beat: true` (BeatScheduler). @internal */
+export const TASK_QUEUE_EMBEDDED_BEAT = Symbol('TASK_QUEUE_EMBEDDED_BEAT');

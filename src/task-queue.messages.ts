@@ -4,6 +4,8 @@ export const MESSAGES = {
     `Cannot register task ${site}: its provider is request- or transient-scoped. Tasks must live in singleton providers.`,
   memoryBroker: (url: string) =>
     `Using the in-process broker ${url}: tasks never leave this process and are lost when it exits. Use redis:// in production.`,
+  memoryWorkerProcess: (url: string) =>
+    `This worker process uses the in-process broker ${url}: it only sees tasks published inside this same process. Set TASKQUEUE_BROKER_URL to a redis:// URL shared with the API.`,
   outsideTask: (what: string) => `TaskContext.${what} was read outside a running task. It is only available while a task runs.`,
   workerStarted: (id: string, queues: string[], concurrency: number) =>
     `Worker ${id} consuming [${queues.join(', ')}] with concurrency ${concurrency}`,

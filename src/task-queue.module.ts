@@ -8,7 +8,7 @@ import { TaskQueueConnection, beatStoreProvider, optionsProvider, transportProvi
 import { BeatScheduler } from './beat/beat.scheduler.js';
 import { PeriodicSchedules } from './beat/periodic-schedules.service.js';
 import { PeriodicRegistry } from './discovery/periodic.registry.js';
-import { TASK_QUEUE_OPTIONS } from './task-queue.constants.js';
+import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS } from './task-queue.constants.js';
 import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
 
@@ -28,7 +28,7 @@ import { TaskWorker } from './worker/task.worker.js';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler],
+  providers: [optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler, { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler }],
   exports: [TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider, beatStoreProvider, PeriodicSchedules, BeatScheduler],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

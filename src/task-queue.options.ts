@@ -83,7 +83,9 @@ export function resolveWorkerOptions(opts: WorkerOptions, defaultQueue: string, 
   const shutdownTimeoutMs = toMs(o.shutdownTimeout ?? '30s', `${optionPrefix}shutdownTimeout`);
   const maxRedeliveries = o.maxRedeliveries ?? 5;
   if (!Number.isInteger(maxRedeliveries) || maxRedeliveries < 0) throw new TaskQueueConfigError(`${optionPrefix}maxRedeliveries`, maxRedeliveries, 'expected an integer >= 0');
-  return { queues: [...new Set(queues)], concurrency, prefetch, leaseMs, shutdownTimeoutMs, maxRedeliveries };
+  const beat = o.beat === undefined || o.beat === false ? false : o.beat === true ? {} : o.beat;
+  if (beat !== false && (typeof beat !== 'object' || beat === null)) throw new TaskQueueConfigError(`${optionPrefix}beat`, o.beat, 'expected true, false or beat options');
+  return { queues: [...new Set(queues)], concurrency, prefetch, leaseMs, shutdownTimeoutMs, maxRedeliveries, beat };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -1,4 +1,5 @@
 import type { Duration } from '../protocol/duration.js';
+import type { BeatOptions } from '../beat/beat-options.interface.js';
 
 /** Options of a worker (TaskWorker.start, bootstrapWorker, or the module's `worker`). @publicApi */
 export interface WorkerOptions {
@@ -14,6 +15,14 @@ export interface WorkerOptions {
   shutdownTimeout?: Duration;
   /** Redeliveries after lost leases before a message is dead-lettered (poison pill guard). @default 5 */
   maxRedeliveries?: number;
+  /** Also run a beat in this process (periodic tasks); any number of beats may run. @default false */
+  beat?: boolean | BeatOptions;
+}
+
+/** What a worker needs of an embedded beat (BeatScheduler provides it). @internal */
+export interface EmbeddedBeat {
+  start(options?: BeatOptions): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** @internal */
@@ -24,4 +33,5 @@ export interface ResolvedWorkerOptions {
   leaseMs: number;
   shutdownTimeoutMs: number;
   maxRedeliveries: number;
+  beat: false | BeatOptions;
 }

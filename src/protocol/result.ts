@@ -44,6 +44,11 @@ export interface ResultRecord {
 }
 
 export function errorToStored(err: unknown): StoredError {
-  if (err instanceof Error) return { type: err.name || err.constructor.name, message: err.message, stack: err.stack };
+  if (err instanceof Error) {
+    // A subclass that does not set `name` still says "Error": its class name says more.
+    const ctor = err.constructor?.name;
+    const type = err.name && err.name !== 'Error' ? err.name : ctor || err.name || 'Error';
+    return { type, message: err.message, stack: err.stack };
+  }
   return { type: typeof err, message: String(err) };
 }

@@ -103,6 +103,24 @@ export interface ChordSpec {
   ttlMs: number;
 }
 
+/** What a worker says of itself in its heartbeat. */
+export interface WorkerInfo {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  running: number;
+  prefetched: number;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  rejected: number;
+  startedAt: number;
+  /** Epoch ms of this heartbeat. */
+  at: number;
+}
+
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
 
 export interface Transport {
@@ -172,6 +190,15 @@ export interface Transport {
 
   /** Removes every key of the queue (tests, `purge`). */
   purge(queue: string): Promise<void>;
+
+  /** Records that a worker is alive; it counts as gone once `ttlMs` pass without another heartbeat. */
+  workerHeartbeat(info: WorkerInfo, ttlMs: number): Promise<void>;
+
+  /** Removes a worker's heartbeat (clean stop). */
+  workerGone(id: string): Promise<void>;
+
+  /** Workers whose heartbeat has not expired, newest heartbeat first. */
+  listWorkers(): Promise<WorkerInfo[]>;
 
   /** Round-trip time to the broker in ms. */
   ping(): Promise<number>;

@@ -18,7 +18,7 @@ import {
   UnrecoverableError,
 } from '../errors/index.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
-import type { ResolvedWorkerOptions, WorkerOptions } from '../interfaces/worker-options.interface.js';
+import type { EmbeddedBeat, ResolvedWorkerOptions, WorkerOptions } from '../interfaces/worker-options.interface.js';
 import {
   TaskState,
   decodeMessage,
@@ -28,7 +28,7 @@ import {
   type ResultRecord,
   type TaskMessage,
 } from '../protocol/index.js';
-import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
+import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
 import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
 import type { ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
@@ -83,6 +83,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private stopping = false;
   private closing?: Promise<void>;
   private rotation = 0;
+  private startedAt = 0;
   private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
   private readonly workflow: WorkflowPublisher;
 
@@ -90,6 +91,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
+    @Inject(TASK_QUEUE_EMBEDDED_BEAT) private readonly beat: EmbeddedBeat,
   ) {
     this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options);
     const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60);
@@ -118,12 +120,18 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.opts = resolveWorkerOptions(options, this.options.defaultQueue, '', this.options.worker);
     this.stopping = false;
     this.closing = undefined;
+    this.startedAt = Date.now();
     this.loopAbort = new AbortController();
     const every = Math.max(50, Math.floor(this.opts.leaseMs / 3));
-    this.renewTimer = setInterval(() => void this.renewLeases(), every);
+    this.renewTimer = setInterval(() => {
+      void this.renewLeases();
+      void this.heartbeat();
+    }, every);
     this.renewTimer.unref();
     this.logger.log(MESSAGES.workerStarted(this.id, this.opts.queues, this.opts.concurrency));
     this.loopDone = this.loop(this.loopAbort.signal);
+    void this.heartbeat();
+    if (this.opts.beat) await this.beat.start(this.opts.beat);
   }
 
   /**
@@ -139,6 +147,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private async shutdown(): Promise<void> {
     const opts = this.opts!;
     this.stopping = true;
+    if (opts.beat) {
+      try {
+        await this.beat.stop();
+      } catch (err) {
+        this.logger.error(`Could not stop the embedded beat: ${String(err)}`);
+      }
+    }
     this.loopAbort?.abort();
     this.slotWaiter?.();
     try {
@@ -171,6 +186,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     clearInterval(this.renewTimer);
     this.renewTimer = undefined;
     this.loopDone = undefined;
+    await this.transport.workerGone(this.id).catch(() => undefined);
     this.logger.log(`Worker ${this.id} stopped (${left.length} running task(s) given back).`);
   }
 
@@ -324,7 +340,9 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       value = await (hardLimit ? Promise.race([call, hardLimit]) : call);
     } catch (err) {
       failed = true;
-      error = err;
+      // An API that honours the signal rejects with a generic AbortError; the
+      // signal's reason (soft limit, hard limit, shutdown) says what happened.
+      error = controller.signal.aborted && err instanceof Error && err.name === 'AbortError' ? controller.signal.reason : err;
     } finally {
       for (const t of timers) clearTimeout(t);
     }
@@ -343,7 +361,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         // this task, and the steps (with the same ids) at worst run twice, never zero times.
         const children = await this.continueWorkflow(msg, result);
         this.counters.succeeded++;
-        this.logger.debug(`Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
+        if (Logger.isLevelEnabled('debug')) this.logger.debug(`Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
         const record = this.record(msg, TaskState.SUCCESS, { result, runtime, ...(children.length ? { children } : {}) });
         return this.finish(running, def.ignoreResult ? null : record);
       }
@@ -464,6 +482,33 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       this.inFlight.delete(item.id);
       this.wakeLoop();
+    }
+  }
+
+  /** How long a worker's heartbeat stays valid: three missed beats. */
+  get heartbeatTtlMs(): number {
+    return Math.max(150, Math.floor((this.opts?.leaseMs ?? 15_000) / 3)) * 3;
+  }
+
+  /** Tells the broker this worker is alive, with what it consumes and how it does (health, inspection). */
+  private async heartbeat(): Promise<void> {
+    const o = this.opts;
+    if (!o) return;
+    try {
+      await this.transport.workerHeartbeat(
+        {
+          ...this.stats(),
+          hostname: hostname(),
+          pid: process.pid,
+          queues: o.queues,
+          concurrency: o.concurrency,
+          startedAt: this.startedAt,
+          at: Date.now(),
+        },
+        this.heartbeatTtlMs,
+      );
+    } catch (err) {
+      this.logger.warn(`Could not write the worker heartbeat: ${String(err)}`);
     }
   }
 

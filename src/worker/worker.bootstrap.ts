@@ -1,6 +1,10 @@
 import type { INestApplicationContext, Type, DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { WorkerOptions } from '../interfaces/worker-options.interface.js';
+import { Logger } from '@nestjs/common';
+import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
+import { TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
+import { MESSAGES } from '../task-queue.messages.js';
 import { TaskWorker } from './task.worker.js';
 
 type NestApplicationContextOptions = NonNullable<Parameters<typeof NestFactory.createApplicationContext>[1]>;
@@ -29,6 +33,13 @@ export async function bootstrapWorker(module: Type<unknown> | DynamicModule, opt
   const { context, exitOnSignal = true, ...workerOptions } = options;
   const app = await NestFactory.createApplicationContext(module, context);
   const worker = app.get(TaskWorker);
+  const resolved = app.get<ResolvedTaskQueueOptions>(TASK_QUEUE_OPTIONS);
+  if (resolved.transport === 'memory') {
+    new Logger('TaskWorker').warn(MESSAGES.memoryWorkerProcess(resolved.brokerUrl));
+  }
+  // The same AppModule may start a worker at bootstrap (worker.autostart, for
+  // API + worker in one process): here the options given to this entrypoint win.
+  if (worker.running) await worker.stop();
   await worker.start(workerOptions);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

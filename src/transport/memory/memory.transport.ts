@@ -12,6 +12,7 @@ import type {
   ReserveResult,
   TerminalUpdate,
   Transport,
+  WorkerInfo,
 } from '../transport.interface.js';
 
 export interface MemoryTransportOptions {
@@ -622,6 +623,26 @@ export class MemoryTransport implements Transport {
 
   async purge(queue: string): Promise<void> {
     this.queues.delete(queue);
+  }
+
+  private readonly workers = new Map<string, { info: WorkerInfo; expiresAt: number }>();
+
+  async workerHeartbeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+    this.workers.set(info.id, { info: { ...info, queues: [...info.queues] }, expiresAt: info.at + ttlMs });
+  }
+
+  async workerGone(id: string): Promise<void> {
+    this.workers.delete(id);
+  }
+
+  async listWorkers(): Promise<WorkerInfo[]> {
+    const now = Date.now();
+    const live: WorkerInfo[] = [];
+    for (const [id, w] of this.workers) {
+      if (w.expiresAt > now) live.push({ ...w.info, queues: [...w.info.queues] });
+      else this.workers.delete(id);
+    }
+    return live.sort((a, b) => b.at - a.at);
   }
 
   async ping(): Promise<number> {

@@ -71,6 +71,11 @@ export class RedisKeys {
     return keys;
   }
 
+  /** HASH of worker id → heartbeat JSON (with its expiry). Tagged apart from every queue. */
+  workers(): string {
+    return `${this.prefix}:{@workers}`;
+  }
+
   /** Pattern matching every key of every queue under this prefix. */
   allPattern(): string {
     return `${this.prefix}:*`;

@@ -11,6 +11,7 @@ import type {
   ReserveResult,
   TerminalUpdate,
   Transport,
+  WorkerInfo,
 } from '../transport.interface.js';
 import { RedisKeys } from './keys.js';
 import { SCRIPTS, SCRIPTS_VERSION, type ScriptName } from './scripts/generated/scripts.js';
@@ -31,6 +32,9 @@ type Reply = [Array<string | number>, string[], number];
 type ScriptFn = (base: string, ...args: Array<string | number>) => Promise<unknown>;
 
 const DEFAULT_PARKED_CAP = 10_000;
+/** How long the standing wake-up BLPOP blocks before it is renewed. */
+const BLOCK_SECONDS = 30;
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Redis broker and result store. All state transitions are single Lua scripts
@@ -41,6 +45,7 @@ export class RedisTransport implements Transport {
   private readonly client: Redis;
   private readonly ownsClient: boolean;
   private blocking?: Redis;
+  private wakeWait?: { keys: string; conn: Redis; done: Promise<void> };
   private subscriber?: Redis;
   private readonly waiters = new Map<string, Set<(rec: ResultRecord | null) => void>>();
   private readonly waitedQueue = new Map<string, { queue: string; id: string }>();
@@ -70,9 +75,17 @@ export class RedisTransport implements Transport {
 
   private connect(role: string, extra: RedisOptions = {}): Redis {
     const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...this.options.redisOptions, ...extra };
-    if (this.options.client) return this.options.client.duplicate(opts);
-    return this.options.url ? new Redis(this.options.url, opts) : new Redis(opts);
+    const conn = this.options.client ? this.options.client.duplicate(opts) : this.options.url ? new Redis(this.options.url, opts) : new Redis(opts);
+    // ioredis reconnects by itself; commands in flight fail and their callers
+    // handle it. Without a listener each error would print "Unhandled error event".
+    conn.on('error', (err: Error) => {
+      this.lastError = err;
+    });
+    return conn;
   }
+
+  /** The last connection error seen (health checks report it). */
+  lastError?: Error;
 
   private commandName(name: ScriptName): string {
     return `tq_${name.replace(/-/g, '_')}_${SCRIPTS_VERSION}`;
@@ -123,22 +136,49 @@ export class RedisTransport implements Transport {
 
   async waitForWork(queues: string[], untilMs: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    const seconds = Math.max(0.01, Math.min(30, (untilMs - Date.now()) / 1000));
-    if (!this.blocking) this.blocking = this.connect('blocking', { maxRetriesPerRequest: null });
-    const conn = this.blocking;
-    const onAbort = () => {
-      // A blocking command cannot be cancelled: drop the connection; the next wait makes a new one.
-      if (this.blocking === conn) this.blocking = undefined;
-      conn.disconnect();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    // One long BLPOP on the wake lists stays open across waits: it is how new
+    // work wakes us. Due times are kept by a local timer instead of the BLPOP
+    // timeout, which Redis only honours on its cron tick (100 ms at hz 10).
+    const keys = queues.map((q) => this.keys.wake(q)).join('\n');
+    if (!this.wakeWait || this.wakeWait.keys !== keys) {
+      if (!this.blocking) this.blocking = this.connect('blocking', { maxRetriesPerRequest: null });
+      const conn = this.blocking;
+      const wait = {
+        keys,
+        conn,
+        done: conn
+          .blpop(...queues.map((q) => this.keys.wake(q)), BLOCK_SECONDS)
+          .then(() => undefined)
+          .catch((err: unknown) => {
+            if (!this.closed && this.blocking === conn) throw err;
+          })
+          .finally(() => {
+            if (this.wakeWait === wait) this.wakeWait = undefined;
+          }),
+      };
+      this.wakeWait = wait;
+    }
+    const { done, conn } = this.wakeWait;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      await conn.blpop(...queues.map((q) => this.keys.wake(q)), seconds.toFixed(3));
-    } catch (err) {
-      // Aborted, or the transport closed under the wait: both end the wait.
-      if (!signal.aborted && !this.closed) throw err;
+      await Promise.race([
+        done,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, Math.min(untilMs - Date.now(), MAX_TIMER_MS)));
+          onAbort = () => {
+            // A blocking command cannot be cancelled: drop the connection; the next wait makes a new one.
+            if (this.blocking === conn) this.blocking = undefined;
+            if (this.wakeWait?.conn === conn) this.wakeWait = undefined;
+            conn.disconnect();
+            resolve();
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -244,7 +284,9 @@ export class RedisTransport implements Transport {
 
   private ensureSubscriber(): Redis {
     if (this.subscriber) return this.subscriber;
-    const sub = this.connect('subscriber', { maxRetriesPerRequest: null });
+    // No ready check: its INFO would fail once the first SUBSCRIBE has put the
+    // connection in subscriber mode, which ioredis may do before the handshake ends.
+    const sub = this.connect('subscriber', { maxRetriesPerRequest: null, enableReadyCheck: false });
     sub.on('message', (channel: string, message: string) => {
       const set = this.waiters.get(channel);
       if (!set) return;
@@ -322,6 +364,28 @@ export class RedisTransport implements Transport {
       cursor = next;
       if (keys.length) await this.client.del(...keys);
     } while (cursor !== '0');
+  }
+
+  async workerHeartbeat(info: WorkerInfo, ttlMs: number): Promise<void> {
+    await this.client.hset(this.keys.workers(), info.id, JSON.stringify({ ...info, expiresAt: info.at + ttlMs }));
+  }
+
+  async workerGone(id: string): Promise<void> {
+    await this.client.hdel(this.keys.workers(), id);
+  }
+
+  async listWorkers(): Promise<WorkerInfo[]> {
+    const all = await this.client.hgetall(this.keys.workers());
+    const now = Date.now();
+    const live: WorkerInfo[] = [];
+    const stale: string[] = [];
+    for (const [id, json] of Object.entries(all)) {
+      const { expiresAt, ...info } = JSON.parse(json) as WorkerInfo & { expiresAt: number };
+      if (expiresAt > now) live.push(info);
+      else stale.push(id);
+    }
+    if (stale.length) await this.client.hdel(this.keys.workers(), ...stale);
+    return live.sort((a, b) => b.at - a.at);
   }
 
   async ping(): Promise<number> {
