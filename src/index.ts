@@ -27,3 +27,6 @@ export * from './errors/index.js';
 export * from './interfaces/index.js';
 export { TaskState, type ResultRecord, type StoredError, type TaskMessage, type Duration, type CanvasJSON } from './protocol/index.js';
 export type { Transport, QueueCounts, ParkedEntry } from './transport/transport.interface.js';
+export * from './signals/index.js';
+export { TaskCorrelationMiddleware, currentCorrelationId } from './context/index.js';
+export { TaskLogger } from './worker/task-logger.js';

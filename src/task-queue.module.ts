@@ -11,6 +11,8 @@ import { PeriodicRegistry } from './discovery/periodic.registry.js';
 import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS } from './task-queue.constants.js';
 import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
+import { SignalEmitter } from './signals/signal.emitter.js';
+import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
 
 /**
  * Background tasks for the application: `TaskClient` to publish, `@Task()`
@@ -28,7 +30,7 @@ import { TaskWorker } from './worker/task.worker.js';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler, { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler }],
-  exports: [TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider, beatStoreProvider, PeriodicSchedules, BeatScheduler],
+  providers: [SignalEmitter, TaskCorrelationMiddleware, optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler, { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler }],
+  exports: [SignalEmitter, TaskCorrelationMiddleware, TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider, beatStoreProvider, PeriodicSchedules, BeatScheduler],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

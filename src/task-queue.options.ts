@@ -65,6 +65,10 @@ export function resolveModuleOptions(options: TaskQueueModuleOptions = {}, env: 
     redis: options.redis,
     client: options.client,
     worker: { ...worker, autostart: worker.autostart ?? false },
+    correlation: {
+      httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),
+      header: assertName('correlation.header', options.correlation?.header ?? 'correlationId'),
+    },
   };
 }
 
@@ -85,7 +89,9 @@ export function resolveWorkerOptions(opts: WorkerOptions, defaultQueue: string, 
   if (!Number.isInteger(maxRedeliveries) || maxRedeliveries < 0) throw new TaskQueueConfigError(`${optionPrefix}maxRedeliveries`, maxRedeliveries, 'expected an integer >= 0');
   const beat = o.beat === undefined || o.beat === false ? false : o.beat === true ? {} : o.beat;
   if (beat !== false && (typeof beat !== 'object' || beat === null)) throw new TaskQueueConfigError(`${optionPrefix}beat`, o.beat, 'expected true, false or beat options');
-  return { queues: [...new Set(queues)], concurrency, prefetch, leaseMs, shutdownTimeoutMs, maxRedeliveries, beat };
+  const logLevel = o.logLevel ?? 'debug';
+  if (!['log', 'debug', 'verbose', 'off'].includes(logLevel)) throw new TaskQueueConfigError(`${optionPrefix}logLevel`, logLevel, "expected 'log', 'debug', 'verbose' or 'off'");
+  return { queues: [...new Set(queues)], concurrency, prefetch, leaseMs, shutdownTimeoutMs, maxRedeliveries, beat, logLevel };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

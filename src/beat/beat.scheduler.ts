@@ -10,6 +10,9 @@ import type { BeatHeartbeat, BeatStore, ClaimOutcome, StoredSchedule } from '../
 import type { BeatInitInfo, BeatOptions, ResolvedBeatOptions } from './beat-options.interface.js';
 import { BEAT_MESSAGES } from './beat.messages.js';
 import { systemClock } from './clock.js';
+import { SignalEmitter } from '../signals/signal.emitter.js';
+import { TaskSignal } from '../signals/task-signal.constants.js';
+import { BeatInitSignal, payload } from '../signals/task-signal.payloads.js';
 import { DEFAULT_MISFIRE_GRACE, PeriodicSchedules } from './periodic-schedules.service.js';
 import { MAX_TICKS_PER_PLAN, planTicks, ticksOf, type Ticks } from './schedule.js';
 
@@ -61,6 +64,7 @@ export class BeatScheduler implements BeforeApplicationShutdown {
     private readonly periodic: PeriodicSchedules,
     private readonly tasks: TaskRegistry,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+    private readonly signals: SignalEmitter,
   ) {}
 
   /** This beat's id (set by start()). */
@@ -132,11 +136,10 @@ export class BeatScheduler implements BeforeApplicationShutdown {
     this.onInit(info);
   }
 
-  /**
-   * Hook point of the `beat.init` signal: called once each time the beat has
-   * started. It does nothing here; the signals layer emits from it.
-   */
-  onInit(_info: BeatInitInfo): void {}
+  /** Emits the `beat.init` signal; called once each time the beat has started. */
+  onInit(info: BeatInitInfo): void {
+    this.signals.emit(TaskSignal.BeatInit, () => payload(BeatInitSignal, { beat: info.id, schedules: info.schedules }));
+  }
 
   /** Stops firing, gives up the lease (so another beat takes over at once) and resolves when done. Idempotent. */
   stop(): Promise<void> {

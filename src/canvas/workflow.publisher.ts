@@ -1,11 +1,22 @@
+import { DEFAULT_PRIORITY } from '../protocol/envelope.js';
 import { buildMessage, type PublishLimits, type TaskDefaults } from '../protocol/message.factory.js';
+import type { SignalEmitter } from '../signals/signal.emitter.js';
+import { TaskSignal } from '../signals/task-signal.constants.js';
+import { AfterPublishSignal, BeforePublishSignal, payload } from '../signals/task-signal.payloads.js';
 import type { ChordSpec, PublishItem } from '../transport/transport.interface.js';
-import { CHORD_RESULTS_PLACEHOLDER, type Plan, type TaskRef } from './planner.js';
+import { CHORD_RESULTS_PLACEHOLDER, type Plan, type PublishOp, type TaskRef } from './planner.js';
 
 /** What publishing a plan needs of the transport (type-only: canvas stays free of storage code). */
 export interface PlanSink {
   publish(items: PublishItem[]): Promise<void>;
   chordCreate(spec: ChordSpec): Promise<void>;
+}
+
+/** Called around each message a plan publishes (the publish signals). */
+export interface PublishHooks {
+  /** May change `op.options.headers`. */
+  beforePublish?(op: PublishOp): void;
+  afterPublish?(op: PublishOp, item: PublishItem): void;
 }
 
 /**
@@ -18,9 +29,22 @@ export class WorkflowPublisher {
     private readonly sink: PlanSink,
     private readonly defaults: (task: string) => TaskDefaults | undefined,
     private readonly limits: PublishLimits & { resultExpiresMs: number },
+    private readonly hooks: PublishHooks = {},
   ) {}
 
-  async execute(plan: Plan, now = Date.now()): Promise<TaskRef[]> {
+  /**
+   * Publishes `plan`. `inherit` headers are added to every message that does
+   * not set them itself (the correlation id of the task or request behind it).
+   * `beforePublish` may change each message's headers before it is encoded.
+   */
+  async execute(plan: Plan, inherit?: Record<string, string>, now = Date.now()): Promise<TaskRef[]> {
+    if (inherit || this.hooks.beforePublish) {
+      // every op has its id by now (frozen), so handlers see the final id
+      for (const op of [...plan.publishes, ...plan.chords.map((c) => c.body)]) {
+        if (inherit) op.options = { ...op.options, headers: { ...inherit, ...op.options.headers } };
+        this.hooks.beforePublish?.(op);
+      }
+    }
     for (const c of plan.chords) {
       const { item } = buildMessage(c.body.task, c.body.args, c.body.options, this.defaults(c.body.task), this.limits, c.body.workflow, now);
       let bodyHead = item.raw;
@@ -46,6 +70,34 @@ export class WorkflowPublisher {
     }
     const items = plan.publishes.map((op) => buildMessage(op.task, op.args, op.options, this.defaults(op.task), this.limits, op.workflow, now).item);
     await this.sink.publish(items);
+    if (this.hooks.afterPublish) plan.publishes.forEach((op, i) => this.hooks.afterPublish!(op, items[i]));
     return plan.publishes.map((op, i) => ({ id: items[i].id, queue: items[i].queue, task: op.task }));
   }
+}
+
+/** Publish hooks that emit the BeforePublish / AfterPublish signals. */
+export function signalPublishHooks(signals: SignalEmitter, defaultQueue: string): PublishHooks {
+  return {
+    beforePublish(op) {
+      if (!signals.has(TaskSignal.BeforePublish)) return;
+      const headers = { ...op.options.headers };
+      signals.emit(TaskSignal.BeforePublish, () =>
+        payload(BeforePublishSignal, {
+          id: op.options.taskId!,
+          task: op.task,
+          queue: op.options.queue ?? defaultQueue,
+          args: op.args,
+          priority: op.options.priority ?? DEFAULT_PRIORITY,
+          eta: typeof op.options.eta === 'number' ? op.options.eta : op.options.eta?.getTime(),
+          headers,
+        }),
+      );
+      op.options = { ...op.options, headers };
+    },
+    afterPublish(op, item) {
+      signals.emit(TaskSignal.AfterPublish, () =>
+        payload(AfterPublishSignal, { id: item.id, task: op.task, queue: item.queue, args: op.args, headers: { ...op.options.headers } }),
+      );
+    },
+  };
 }

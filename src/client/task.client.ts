@@ -12,6 +12,9 @@ import {
   Signature,
   WorkflowPublisher,
   freeze,
+  signalPublishHooks,
+  type PublishHooks,
+  type PublishOp,
   plan as planCanvas,
   resultShape,
   taskRefs,
@@ -24,6 +27,9 @@ import {
 } from '../canvas/index.js';
 import type { SignatureOptionsJSON } from '../protocol/canvas-json.js';
 import { AsyncResult } from './async-result.js';
+import { correlationStorage } from '../context/correlation.js';
+import { SignalEmitter } from '../signals/signal.emitter.js';
+import { TaskSignal } from '../signals/task-signal.constants.js';
 import { GroupResult, type ResultHandle } from './group-result.js';
 
 function canvasOptions(o: PublishOptions): SignatureOptionsJSON {
@@ -74,13 +80,22 @@ export type TaskHandles<T> = {
 export class TaskClient implements CanvasPublisher {
   private readonly handles = new WeakMap<Function, object>();
   private readonly workflow: WorkflowPublisher;
+  private readonly hooks: PublishHooks;
 
   constructor(
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
+    private readonly signals: SignalEmitter,
   ) {
-    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options);
+    this.hooks = signalPublishHooks(signals, options.defaultQueue);
+    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options, this.hooks);
+  }
+
+  /** The correlation id of the request or task behind this call, as a header to inherit. */
+  private inherited(): Record<string, string> | undefined {
+    const cid = correlationStorage.getStore();
+    return cid === undefined ? undefined : { [this.options.correlation.header]: cid };
   }
 
   /** Typed handles on the @Task() methods of a provider class. */
@@ -136,7 +151,7 @@ export class TaskClient implements CanvasPublisher {
     const frozen = freeze(json, { defaults: (t) => this.registry.get(t), defaultQueue: this.options.defaultQueue, newId: randomUUID });
     const graph = taskRefs(frozen);
     const plan = planCanvas(frozen, args.length ? [...args] : undefined, { rest: [], rootId: graph[0]?.id });
-    await this.workflow.execute(plan);
+    await this.workflow.execute(plan, this.inherited());
     return this.handle(resultShape(frozen), graph) as unknown as CanvasResult<R>;
   }
 
@@ -151,8 +166,9 @@ export class TaskClient implements CanvasPublisher {
    * names this application does not know are sent with the module's defaults.
    */
   async send<R = unknown>(name: string, args: readonly unknown[] = [], options: PublishOptions = {}): Promise<AsyncResult<R>> {
-    const [item, result] = this.prepare<R>(name, args, options);
+    const [item, result, op] = this.prepare<R>(name, args, options);
     await this.transport.publish([item]);
+    this.hooks.afterPublish?.(op, item);
     return result;
   }
 
@@ -160,6 +176,7 @@ export class TaskClient implements CanvasPublisher {
   async sendMany<R = unknown>(calls: ReadonlyArray<{ name: string; args?: readonly unknown[]; options?: PublishOptions }>): Promise<AsyncResult<R>[]> {
     const prepared = calls.map((c) => this.prepare<R>(c.name, c.args ?? [], c.options ?? {}));
     await this.transport.publish(prepared.map(([item]) => item));
+    if (this.hooks.afterPublish) for (const [item, , op] of prepared) this.hooks.afterPublish(op, item);
     return prepared.map(([, r]) => r);
   }
 
@@ -168,8 +185,14 @@ export class TaskClient implements CanvasPublisher {
     return new AsyncResult<R>(id, queue, taskName, this.transport, this.options.resultExpiresMs);
   }
 
-  private prepare<R>(name: string, args: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>] {
-    const { item } = buildMessage(name, args, o, this.registry.get(name), this.options);
-    return [item, new AsyncResult<R>(item.id, item.queue, name, this.transport, this.options.resultExpiresMs)];
+  private prepare<R>(name: string, args: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>, PublishOp] {
+    const inherit = this.inherited();
+    const op: PublishOp = { task: name, args: args as unknown[], options: inherit ? { ...o, headers: { ...inherit, ...o.headers } } : o, workflow: {} };
+    if (this.signals.has(TaskSignal.BeforePublish)) {
+      op.options = { ...op.options, taskId: op.options.taskId ?? randomUUID() };
+      this.hooks.beforePublish?.(op);
+    }
+    const { item } = buildMessage(op.task, op.args, op.options, this.registry.get(name), this.options);
+    return [item, new AsyncResult<R>(item.id, item.queue, name, this.transport, this.options.resultExpiresMs), op];
   }
 }

@@ -27,6 +27,12 @@ export interface TaskQueueModuleOptions {
   resultExpires?: Duration;
   /** Largest encoded message accepted, in bytes, on publish and on receipt. @default 1048576 */
   maxMessageBytes?: number;
+  /**
+   * Correlation ids: taken from an HTTP header by TaskCorrelationMiddleware,
+   * carried in a task header through every task and workflow that follows, and
+   * printed by TaskLogger. @default { httpHeader: 'x-correlation-id', header: 'correlationId' }
+   */
+  correlation?: { httpHeader?: string; header?: string };
   /** Worker defaults; with `autostart: true` this process also consumes (API + worker in one). */
   worker?: WorkerOptions & { autostart?: boolean };
 }
@@ -42,4 +48,5 @@ export interface ResolvedTaskQueueOptions {
   redis?: RedisOptions;
   client?: Redis;
   worker: WorkerOptions & { autostart: boolean };
+  correlation: { httpHeader: string; header: string };
 }

@@ -15,6 +15,8 @@ export interface WorkerOptions {
   shutdownTimeout?: Duration;
   /** Redeliveries after lost leases before a message is dead-lettered (poison pill guard). @default 5 */
   maxRedeliveries?: number;
+  /** Level of the per-task log lines (received, succeeded, retried); failures are always warned. @default 'debug' */
+  logLevel?: 'log' | 'debug' | 'verbose' | 'off';
   /** Also run a beat in this process (periodic tasks); any number of beats may run. @default false */
   beat?: boolean | BeatOptions;
 }
@@ -34,4 +36,5 @@ export interface ResolvedWorkerOptions {
   shutdownTimeoutMs: number;
   maxRedeliveries: number;
   beat: false | BeatOptions;
+  logLevel: 'log' | 'debug' | 'verbose' | 'off';
 }

@@ -32,10 +32,26 @@ import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } fr
 import { MESSAGES } from '../task-queue.messages.js';
 import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
 import type { ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
-import { WorkflowPublisher, plan, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
+import { WorkflowPublisher, plan, signalPublishHooks, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
+import { SignalEmitter } from '../signals/signal.emitter.js';
+import { TaskSignal } from '../signals/task-signal.constants.js';
+import {
+  TaskFailureSignal,
+  TaskPostrunSignal,
+  TaskPrerunSignal,
+  TaskReceivedSignal,
+  TaskRejectedSignal,
+  TaskRetrySignal,
+  TaskRevokedSignal,
+  TaskSuccessSignal,
+  TaskUnknownSignal,
+  WorkerSignal,
+  payload,
+} from '../signals/task-signal.payloads.js';
 import { taskContextStorage, type TaskContextState } from './task-context.js';
+import { correlationStorage } from '../context/correlation.js';
 
 interface Running {
   queue: string;
@@ -92,8 +108,9 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
     @Inject(TASK_QUEUE_EMBEDDED_BEAT) private readonly beat: EmbeddedBeat,
+    private readonly signals: SignalEmitter,
   ) {
-    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options);
+    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options, signalPublishHooks(signals, options.defaultQueue));
     const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60);
     this.id = `${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
@@ -118,6 +135,9 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   async start(options: WorkerOptions = {}): Promise<void> {
     if (this.loopDone) throw new Error(`Worker ${this.id} is already started.`);
     this.opts = resolveWorkerOptions(options, this.options.defaultQueue, '', this.options.worker);
+    await this.signals.whenReady();
+    this.signals.emit(TaskSignal.WorkerInit, () => this.workerPayload());
+    this.signals.emit(TaskSignal.WorkerProcessInit, () => this.workerPayload());
     this.stopping = false;
     this.closing = undefined;
     this.startedAt = Date.now();
@@ -132,6 +152,18 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.loopDone = this.loop(this.loopAbort.signal);
     void this.heartbeat();
     if (this.opts.beat) await this.beat.start(this.opts.beat);
+    this.signals.emit(TaskSignal.WorkerReady, () => this.workerPayload());
+  }
+
+  private workerPayload(): WorkerSignal {
+    return payload(WorkerSignal, { worker: this.id, queues: this.opts?.queues ?? [], concurrency: this.opts?.concurrency ?? 0 });
+  }
+
+  /** Logs one line per task event at the configured level (worker.logLevel). */
+  private taskLog(message: () => string): void {
+    const level = this.opts?.logLevel ?? 'debug';
+    if (level === 'off' || !Logger.isLevelEnabled(level)) return;
+    this.logger[level](message());
   }
 
   /**
@@ -188,6 +220,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.loopDone = undefined;
     await this.transport.workerGone(this.id).catch(() => undefined);
     this.logger.log(`Worker ${this.id} stopped (${left.length} running task(s) given back).`);
+    this.signals.emit(TaskSignal.WorkerShutdown, () => this.workerPayload());
   }
 
   private async giveBack(entries: Array<{ queue: string; item: ReservedItem }>): Promise<void> {
@@ -251,12 +284,23 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private accept(queue: string, res: ReserveResult): void {
-    for (const d of res.dropped) {
-      this.logger.log(`Dropped ${d.id} from ${queue}: ${d.reason}`);
-    }
+    for (const d of res.dropped) this.dropped(queue, d);
     for (const item of res.items) {
       if (this.inFlight.size < this.opts!.concurrency && !this.stopping) this.run(queue, item, true);
       else this.buffer.push({ queue, item });
+    }
+  }
+
+  /** A message the broker did not hand out: revoked, expired, or lost too often. */
+  private dropped(queue: string, d: { id: string; raw: string; reason: 'revoked' | 'expired' | 'lost' }): void {
+    const task = /"task":"([^"\\]+)"/.exec(d.raw)?.[1] ?? 'unknown';
+    this.taskLog(() => `Task ${task}[${d.id}] ${d.reason === 'lost' ? 'failed: its worker was lost too many times' : d.reason}`);
+    if (d.reason === 'lost') {
+      this.signals.emit(TaskSignal.Failure, () =>
+        payload(TaskFailureSignal, { id: d.id, task, queue, args: [], error: { type: 'WorkerLostError', message: 'the worker holding the task stopped renewing its lease too many times' } }),
+      );
+    } else {
+      this.signals.emit(TaskSignal.Revoked, () => payload(TaskRevokedSignal, { id: d.id, task, queue, terminated: false, expired: d.reason === 'expired', reason: d.reason }));
     }
   }
 
@@ -301,6 +345,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const err = new UnknownTaskError(msg.task, `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`);
       return this.rejectMessage(running, err.message, msg.id, err, msg);
     }
+    const request = () =>
+      ({ id: msg.id, task: msg.task, queue, args: msg.args, retries: msg.retries, headers: msg.headers ?? {}, parentId: msg.parentId, rootId: msg.rootId, worker: this.id }) as const;
+    this.signals.emit(TaskSignal.Received, () => payload(TaskReceivedSignal, request()));
+    this.taskLog(() => `Task ${msg.task}[${msg.id}] received${msg.retries ? ` (retry ${msg.retries})` : ''}`);
     if (!startedByReserve) await this.transport.setState(queue, this.record(msg, TaskState.STARTED), ttl);
 
     const controller = running.controller;
@@ -331,12 +379,15 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       signal: controller.signal,
       progress: (meta: unknown) => this.transport.setState(queue, this.record(msg, TaskState.PROGRESS, { meta }), ttl),
     };
+    this.signals.emit(TaskSignal.Prerun, () => payload(TaskPrerunSignal, request()));
     const t0 = performance.now();
     let value: unknown;
     let error: unknown;
     let failed = false;
     try {
-      const call = taskContextStorage.run(ctx, () => Promise.resolve().then(() => def.handler.apply(def.instance, msg.args)));
+      const cid = msg.headers?.[this.options.correlation.header];
+      const run = () => taskContextStorage.run(ctx, () => Promise.resolve().then(() => def.handler.apply(def.instance, msg.args)));
+      const call = typeof cid === 'string' ? correlationStorage.run(cid, run) : run();
       value = await (hardLimit ? Promise.race([call, hardLimit]) : call);
     } catch (err) {
       failed = true;
@@ -361,12 +412,16 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         // this task, and the steps (with the same ids) at worst run twice, never zero times.
         const children = await this.continueWorkflow(msg, result);
         this.counters.succeeded++;
-        if (Logger.isLevelEnabled('debug')) this.logger.debug(`Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
         const record = this.record(msg, TaskState.SUCCESS, { result, runtime, ...(children.length ? { children } : {}) });
-        return this.finish(running, def.ignoreResult ? null : record);
+        await this.finish(running, def.ignoreResult ? null : record);
+        this.taskLog(() => `Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
+        this.signals.emit(TaskSignal.Success, () => payload(TaskSuccessSignal, { id: msg.id, task: msg.task, queue, result, runtime }));
+        this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), retval: result, state: TaskState.SUCCESS, runtime }));
+        return;
       }
     }
-    return this.handleError(running, msg, def, error, runtime);
+    const state = await this.handleError(running, msg, def, error, runtime);
+    this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state, runtime }));
   }
 
   /** Acknowledges and, when a slot is wanted, reserves the next message in the same round trip. */
@@ -383,7 +438,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.wakeLoop();
   }
 
-  private async handleError(running: Running, msg: TaskMessage, def: TaskDefinition, error: unknown, runtime: number): Promise<void> {
+  private async handleError(running: Running, msg: TaskMessage, def: TaskDefinition, error: unknown, runtime: number): Promise<TaskState> {
     const { queue, item } = running;
     const ttl = this.options.resultExpiresMs;
     let retryable = false;
@@ -409,13 +464,19 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
           Date.now() + delay,
         );
         this.counters.retried++;
-        this.logger.debug(`Task ${msg.task}[${msg.id}] retry ${msg.retries + 1}/${policy.max} in ${delay} ms: ${stored.message}`);
+        this.taskLog(() => `Task ${msg.task}[${msg.id}] retry ${msg.retries + 1}/${policy.max} in ${delay} ms after ${runtime} ms: ${stored.type}: ${stored.message}`);
+        this.signals.emit(TaskSignal.Retry, () => payload(TaskRetrySignal, { id: msg.id, task: msg.task, queue, reason: stored, countdown: delay, retries: msg.retries + 1 }));
+        return TaskState.RETRY;
       } else {
         const stored = errorToStored(cause);
         await this.failWorkflow(msg, stored);
         await this.transport.fail({ queue, id: msg.id, record: this.record(msg, TaskState.FAILURE, { error: stored, runtime }), resultTtlMs: ttl }, item.raw);
         this.counters.failed++;
         this.logger.warn(`Task ${msg.task}[${msg.id}] failed after ${runtime} ms: ${stored.type}: ${stored.message}`);
+        this.signals.emit(TaskSignal.Failure, () =>
+          payload(TaskFailureSignal, { id: msg.id, task: msg.task, queue, args: msg.args, error: stored, exception: cause, traceback: stored.stack }),
+        );
+        return TaskState.FAILURE;
       }
     } finally {
       this.inFlight.delete(item.id);
@@ -430,11 +491,18 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const next: Plan = { chords: [], publishes: [] };
     if (msg.chain?.length) plan(msg.chain[0], [result], { ...cont, rest: msg.chain.slice(1), member: msg.chord }, next);
     for (const link of msg.link ?? []) plan(link, [result], { ...cont, rest: [] }, next);
-    const children = await this.workflow.execute(next);
+    const children = await this.workflow.execute(next, this.inherited(msg));
     if (!msg.chain?.length && msg.chord) {
       await this.transport.chordJoin(msg.chord.queue, msg.chord.id, msg.chord.index, JSON.stringify(result ?? null));
     }
     return children;
+  }
+
+  /** Headers every task published on behalf of `msg` inherits: its correlation id. */
+  private inherited(msg: TaskMessage): Record<string, string> | undefined {
+    const key = this.options.correlation.header;
+    const cid = msg.headers?.[key];
+    return typeof cid === 'string' ? { [key]: cid } : undefined;
   }
 
   /**
@@ -464,7 +532,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     if (msg.linkError?.length) {
       const errbacks: Plan = { chords: [], publishes: [] };
       for (const eb of msg.linkError) plan(eb, [msg.id, error], { rest: [], parentId: msg.id, rootId: msg.rootId ?? msg.id }, errbacks);
-      await this.workflow.execute(errbacks);
+      await this.workflow.execute(errbacks, this.inherited(msg));
     }
   }
 
@@ -475,6 +543,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.logger.warn(MESSAGES.rejected(id ?? null, reason));
       await this.transport.reject(queue, item.id, item.raw, reason);
       this.counters.rejected++;
+      if (msg && error instanceof UnknownTaskError) {
+        this.signals.emit(TaskSignal.Unknown, () => payload(TaskUnknownSignal, { id: msg.id, task: msg.task, queue, raw: item.raw }));
+      } else {
+        this.signals.emit(TaskSignal.Rejected, () => payload(TaskRejectedSignal, { id, queue, reason, raw: item.raw }));
+      }
       if (id && NAME_PATTERN.test(id)) {
         const record: ResultRecord = { id, task: msg?.task, state: TaskState.FAILURE, at: Date.now(), worker: this.id, error: errorToStored(error) };
         await this.transport.ack({ queue, id, record, resultTtlMs: this.options.resultExpiresMs });

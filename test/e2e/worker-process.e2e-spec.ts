@@ -36,13 +36,25 @@ describe('worker processes', () => {
     killAll(children);
     await Promise.all(children.splice(0).map((c) => c.exited));
     await transport.purge('default');
-    await redis.del(`${prefix}:runs`);
+    await redis.del(`${prefix}:runs`, `${prefix}:signals`);
   });
 
   afterAll(async () => {
     await app?.close();
     await redis?.quit();
     await cleanupPrefix(prefix);
+  });
+
+  it('emits the task signals in the worker process, once each, in order', async () => {
+    await startWorker({ TQ_CONCURRENCY: '1' });
+    const r = await sleepTask(10);
+    await r.get({ timeout: 10_000 });
+    await until(async () => (await redis.lrange(`${prefix}:signals`, 0, -1)).some((l) => l.startsWith('task-queue.task.postrun')), 10_000, 'postrun');
+    const lines = await redis.lrange(`${prefix}:signals`, 0, -1);
+    expect(lines[0]).toBe('task-queue.worker.ready||');
+    expect(lines.filter((l) => l.endsWith(`|${r.id}`))).toEqual(
+      ['received', 'prerun', 'success', 'postrun'].map((s) => `task-queue.task.${s}|e2e.sleep|${r.id}`),
+    );
   });
 
   it('finishes the tasks of a SIGKILLed worker on another worker, losing nothing', async () => {
