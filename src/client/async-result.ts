@@ -30,14 +30,32 @@ export interface GetOptions {
  * @publicApi
  */
 export class AsyncResult<T = unknown> {
+  private knownQueue: string | undefined;
+
+  /**
+   * @param queue where the task was published; when undefined, the task is
+   *   looked for in `candidates` (the queues this application knows).
+   */
   constructor(
     readonly id: string,
-    readonly queue: string,
+    queue: string | undefined,
     readonly taskName: string | undefined,
     private readonly transport: Transport,
     private readonly resultTtlMs: number,
     private readonly links: ResultLinks = {},
-  ) {}
+    private readonly candidates: readonly string[] = [],
+  ) {
+    this.knownQueue = queue;
+  }
+
+  /** The task's queue, once known (always, for a handle returned by publishing). */
+  get queue(): string | undefined {
+    return this.knownQueue;
+  }
+
+  private get searchQueues(): string[] {
+    return this.knownQueue ? [this.knownQueue] : [...this.candidates];
+  }
 
   /** The previous step's result, for a task that was part of a workflow published here. */
   get parent(): ResultHandle | undefined {
@@ -51,8 +69,12 @@ export class AsyncResult<T = unknown> {
   }
 
   /** The stored record, or null while PENDING (unknown, waiting, or expired). */
-  record(): Promise<ResultRecord | null> {
-    return this.transport.getResult(this.queue, this.id);
+  async record(): Promise<ResultRecord | null> {
+    if (this.knownQueue) return this.transport.getResult(this.knownQueue, this.id);
+    const found = await this.transport.findResult(this.searchQueues, this.id);
+    if (!found) return null;
+    this.knownQueue = found.queue;
+    return found.record;
   }
 
   async state(): Promise<TaskState> {
@@ -78,7 +100,7 @@ export class AsyncResult<T = unknown> {
    */
   async get(options: GetOptions = {}): Promise<T> {
     const timeoutMs = options.timeout === undefined ? FOREVER_MS : Math.min(FOREVER_MS, toMs(options.timeout, 'get({ timeout })'));
-    const rec = await this.transport.waitForResult(this.queue, this.id, timeoutMs);
+    const rec = await this.transport.waitForResult(this.searchQueues, this.id, timeoutMs);
     if (!rec) throw new TaskTimeoutError(this.id, timeoutMs);
     return this.unwrap(rec, options.propagate ?? true);
   }
@@ -114,7 +136,8 @@ export class AsyncResult<T = unknown> {
    * has not started.
    */
   async revoke(): Promise<void> {
-    const refs = this.links.graph ?? [{ id: this.id, queue: this.queue, task: this.taskName ?? '' }];
+    if (!this.links.graph && !this.knownQueue) await this.record();
+    const refs = this.links.graph ?? this.searchQueues.map((queue) => ({ id: this.id, queue, task: this.taskName ?? '' }));
     for (const ref of refs) {
       const record: ResultRecord = {
         id: ref.id,
@@ -129,10 +152,11 @@ export class AsyncResult<T = unknown> {
 
   /** Deletes the stored result. */
   async forget(): Promise<void> {
-    await this.transport.forget(this.queue, this.id);
+    if (!this.knownQueue) await this.record();
+    for (const queue of this.searchQueues) await this.transport.forget(queue, this.id);
   }
 
-  toJSON(): { id: string; queue: string; task?: string } {
+  toJSON(): { id: string; queue?: string; task?: string } {
     return { id: this.id, queue: this.queue, task: this.taskName };
   }
 }

@@ -4,7 +4,7 @@ import { TaskRegistry } from '../discovery/task.registry.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { PublishOptions } from '../interfaces/task-options.interface.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
-import { buildMessage } from '../protocol/index.js';
+import { assertName, buildMessage } from '../protocol/index.js';
 import type { PublishItem, Transport } from '../transport/transport.interface.js';
 import { randomUUID } from 'node:crypto';
 import { TaskQueueConfigError } from '../errors/index.js';
@@ -180,10 +180,25 @@ export class TaskClient implements CanvasPublisher {
     return prepared.map(([, r]) => r);
   }
 
-  /** A handle on a task by id. `queue` is where it was published (default: the default queue). */
-  result<R = unknown>(id: string, queue = this.options.defaultQueue, taskName?: string): AsyncResult<R> {
-    return new AsyncResult<R>(id, queue, taskName, this.transport, this.options.resultExpiresMs);
+  /**
+   * A handle on a task by id (Celery's `AsyncResult(id)`). Without `queue`, the
+   * task is looked for in every queue this application knows: the default
+   * queue, its tasks' queues and its worker's queues.
+   */
+  result<R = unknown>(id: string, queue?: string, taskName?: string): AsyncResult<R> {
+    assertName('result id', id);
+    if (queue !== undefined) assertName('result queue', queue);
+    return new AsyncResult<R>(id, queue, taskName, this.transport, this.options.resultExpiresMs, {}, this.knownQueues());
   }
+
+  /** Queues a task of this application may be in. */
+  knownQueues(): string[] {
+    const queues = new Set<string>([this.options.defaultQueue]);
+    for (const def of this.registry.all()) queues.add(def.queue);
+    for (const q of this.options.worker.queues ?? []) queues.add(q);
+    return [...queues];
+  }
+
 
   private prepare<R>(name: string, args: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>, PublishOp] {
     const inherit = this.inherited();

@@ -179,8 +179,14 @@ export interface Transport {
 
   getResult(queue: string, id: string): Promise<ResultRecord | null>;
 
-  /** Waits without polling until the task's state is final, or `timeoutMs` passes (null). */
-  waitForResult(queue: string, id: string, timeoutMs: number): Promise<ResultRecord | null>;
+  /** Looks for a task's record in each of `queues` (one round trip); null when none has one. */
+  findResult(queues: string[], id: string): Promise<{ queue: string; record: ResultRecord } | null>;
+
+  /**
+   * Waits without polling until the task's state is final, or `timeoutMs`
+   * passes (null). With several queues, the task may be in any of them.
+   */
+  waitForResult(queue: string | string[], id: string, timeoutMs: number): Promise<ResultRecord | null>;
 
   forget(queue: string, id: string): Promise<void>;
 

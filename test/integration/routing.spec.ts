@@ -78,3 +78,43 @@ describe.each([
     expect(math.order.indexOf('b2')).toBeLessThan(math.order.indexOf('a19'));
   });
 });
+
+describe.each([
+  ['redis', () => REDIS_URL],
+  ['memory', () => `memory://lookup-${Math.random().toString(36).slice(2)}`],
+] as const)('results by id alone on %s', (kind, brokerUrl) => {
+  const prefix = testPrefix(`lookup-${kind}`);
+  let app: TestingModule;
+  let client: TaskClient;
+
+  beforeAll(async () => {
+    app = await createTaskApp({ brokerUrl: brokerUrl(), prefix }, [MathService]);
+    client = app.get(TaskClient);
+    await app.get(TaskWorker).start({ queues: ['default', 'email'], concurrency: 2 });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    if (kind === 'redis') await cleanupPrefix(prefix);
+    MemoryTransport.resetShared();
+  });
+
+  it('finds a task of any queue the application knows, by id alone', async () => {
+    const published = await client.for(MathService).email.delay('b@example.com'); // queue 'email'
+    const byId = client.result<string>(published.id);
+    expect(byId.queue).toBeUndefined();
+    expect(await byId.get({ timeout: 5000 })).toBe('sent to b@example.com');
+    expect(await byId.state()).toBe('SUCCESS');
+    expect(byId.queue).toBe('email');
+  });
+
+  it('waits by id alone for a task that has not finished yet', async () => {
+    const published = await client.for(MathService).email.applyAsync(['c@example.com'], { countdown: 200 });
+    expect(await client.result(published.id).get({ timeout: 5000 })).toBe('sent to c@example.com');
+  });
+
+  it('refuses an id or queue that cannot be a task id', () => {
+    expect(() => client.result('../../etc')).toThrow(/"result id"/);
+    expect(() => client.result('ok', 'bad queue')).toThrow(/"result queue"/);
+  });
+});

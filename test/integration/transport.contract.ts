@@ -314,6 +314,20 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         expect(await t.waitForResult(q, m.id, 10_000)).toMatchObject({ state: 'SUCCESS' });
       });
 
+      it('finds a record and wakes a waiter across several candidate queues', async () => {
+        const [a, b] = [newQueue(), newQueue()];
+        const m = msg(b);
+        await publish(m);
+        expect(await t.findResult([a, b], m.id)).toBeNull();
+        await t.reserve(req(b));
+        const waiting = t.waitForResult([a, b], m.id, 10_000);
+        await sleep(50);
+        await t.ack(update(b, m.id, record(m.id, TaskState.SUCCESS, { result: 7 })));
+        expect(await waiting).toMatchObject({ id: m.id, state: 'SUCCESS', result: 7 });
+        expect(await t.findResult([a, b], m.id)).toMatchObject({ queue: b, record: { state: 'SUCCESS', result: 7 } });
+        expect(await t.waitForResult([a, b], m.id, 10_000)).toMatchObject({ state: 'SUCCESS' });
+      });
+
       it('with record null deletes the result', async () => {
         const q = newQueue();
         const m = msg(q);

@@ -151,7 +151,10 @@ interface WorkWaiter {
   resolve: () => void;
 }
 
-type ResultWaiter = (record: ResultRecord | null) => void;
+interface ResultWaiter {
+  queues: Set<string>;
+  fn: (record: ResultRecord | null) => void;
+}
 
 // The fixed part of an encoded message: everything before the first structural ,"args":
 // (the same parsing as the Redis scripts, so both transports treat odd messages alike).
@@ -233,7 +236,8 @@ export class MemoryTransport implements Transport {
   private readonly parkedCap: number;
   private readonly queues = new Map<string, QueueState>();
   private readonly workWaiters = new Set<WorkWaiter>();
-  private readonly resultWaiters = new Map<string, Map<string, Set<ResultWaiter>>>();
+  /** Waiters per task id, each for the queues the task may be in. */
+  private readonly resultWaiters = new Map<string, Set<ResultWaiter>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private sweepTimer?: NodeJS.Timeout;
 
@@ -278,10 +282,10 @@ export class MemoryTransport implements Transport {
   private storeFinal(queue: string, q: QueueState, id: string, record: ResultRecord | null, ttlMs: number): void {
     this.store(q, id, record, ttlMs);
     if (record === null) return;
-    const waiters = this.resultWaiters.get(queue)?.get(id);
+    const waiters = this.resultWaiters.get(id);
     if (!waiters) return;
     const json = JSON.stringify(record);
-    for (const fn of [...waiters]) fn(JSON.parse(json) as ResultRecord);
+    for (const w of [...waiters]) if (w.queues.has(queue)) w.fn(JSON.parse(json) as ResultRecord);
   }
 
   private readResult(q: QueueState | undefined, id: string): ResultRecord | null {
@@ -575,33 +579,43 @@ export class MemoryTransport implements Transport {
     return this.readResult(this.queues.get(queue), id);
   }
 
-  waitForResult(queue: string, id: string, timeoutMs: number): Promise<ResultRecord | null> {
-    const current = this.readResult(this.queues.get(queue), id);
-    if (current && READY_STATES.has(current.state)) return Promise.resolve(current);
+  waitForResult(queue: string | string[], id: string, timeoutMs: number): Promise<ResultRecord | null> {
+    const queues = new Set(Array.isArray(queue) ? queue : [queue]);
+    for (const q of queues) {
+      const current = this.readResult(this.queues.get(q), id);
+      if (current && READY_STATES.has(current.state)) return Promise.resolve(current);
+    }
     return new Promise<ResultRecord | null>((resolve) => {
-      let byId = this.resultWaiters.get(queue);
-      if (!byId) this.resultWaiters.set(queue, (byId = new Map()));
-      let set = byId.get(id);
-      if (!set) byId.set(id, (set = new Set()));
-      const waiters = set;
+      let waiters = this.resultWaiters.get(id);
+      if (!waiters) this.resultWaiters.set(id, (waiters = new Set()));
+      const set = waiters;
       let settled = false;
-      const finish: ResultWaiter = (record) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        waiters.delete(finish);
-        if (waiters.size === 0 && byId.get(id) === waiters) {
-          byId.delete(id);
-          if (byId.size === 0 && this.resultWaiters.get(queue) === byId) this.resultWaiters.delete(queue);
-        }
-        resolve(record);
+      const waiter: ResultWaiter = {
+        queues,
+        fn: (record) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.timers.delete(timer);
+          set.delete(waiter);
+          if (set.size === 0 && this.resultWaiters.get(id) === set) this.resultWaiters.delete(id);
+          resolve(record);
+        },
       };
-      const timer = setTimeout(() => finish(null), Math.min(MAX_TIMER_MS, Math.max(0, timeoutMs)));
+      const timer = setTimeout(() => waiter.fn(null), Math.min(MAX_TIMER_MS, Math.max(0, timeoutMs)));
       this.timers.add(timer);
-      waiters.add(finish);
+      set.add(waiter);
     });
   }
+
+  async findResult(queues: string[], id: string): Promise<{ queue: string; record: ResultRecord } | null> {
+    for (const queue of queues) {
+      const record = this.readResult(this.queues.get(queue), id);
+      if (record) return { queue, record };
+    }
+    return null;
+  }
+
 
   async forget(queue: string, id: string): Promise<void> {
     this.queues.get(queue)?.results.delete(id);
@@ -651,9 +665,7 @@ export class MemoryTransport implements Transport {
 
   async close(): Promise<void> {
     for (const waiter of [...this.workWaiters]) waiter.resolve();
-    for (const byId of [...this.resultWaiters.values()]) {
-      for (const set of [...byId.values()]) for (const fn of [...set]) fn(null);
-    }
+    for (const set of [...this.resultWaiters.values()]) for (const w of [...set]) w.fn(null);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (this.sweepTimer) {

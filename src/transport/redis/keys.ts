@@ -59,9 +59,9 @@ export class RedisKeys {
     return `${this.base(queue)}chord:${id}`;
   }
 
-  /** Pub/sub channel on which a task's final record is published. */
-  done(queue: string, id: string): string {
-    return `${this.base(queue)}done:${id}`;
+  /** Pub/sub channel on which a task's final record is published (whatever its queue). */
+  done(id: string): string {
+    return `${this.prefix}:done:${id}`;
   }
 
   /** Every fixed key of a queue (results are found by pattern). */

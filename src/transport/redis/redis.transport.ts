@@ -48,7 +48,8 @@ export class RedisTransport implements Transport {
   private wakeWait?: { keys: string; conn: Redis; done: Promise<void> };
   private subscriber?: Redis;
   private readonly waiters = new Map<string, Set<(rec: ResultRecord | null) => void>>();
-  private readonly waitedQueue = new Map<string, { queue: string; id: string }>();
+  /** Per waited channel: how to look the result up again (after a reconnect). */
+  private readonly waitedQueue = new Map<string, () => Promise<ResultRecord | null>>();
   private readonly parkedCap: number;
   private closed = false;
 
@@ -246,9 +247,31 @@ export class RedisTransport implements Transport {
     return raw ? (JSON.parse(raw) as ResultRecord) : null;
   }
 
-  async waitForResult(queue: string, id: string, timeoutMs: number): Promise<ResultRecord | null> {
-    const channel = this.keys.done(queue, id);
+  async findResult(queues: string[], id: string): Promise<{ queue: string; record: ResultRecord } | null> {
+    if (queues.length === 0) return null;
+    if (queues.length === 1) {
+      const record = await this.getResult(queues[0], id);
+      return record ? { queue: queues[0], record } : null;
+    }
+    const pipe = this.client.pipeline();
+    for (const q of queues) pipe.get(this.keys.result(q, id));
+    const replies = (await pipe.exec()) ?? [];
+    for (let i = 0; i < replies.length; i++) {
+      const [err, raw] = replies[i];
+      if (err) throw err;
+      if (raw) return { queue: queues[i], record: JSON.parse(raw as string) as ResultRecord };
+    }
+    return null;
+  }
+
+  async waitForResult(queue: string | string[], id: string, timeoutMs: number): Promise<ResultRecord | null> {
+    const queues = Array.isArray(queue) ? queue : [queue];
+    const channel = this.keys.done(id);
     const sub = this.ensureSubscriber();
+    const look = async () => {
+      const found = await this.findResult(queues, id);
+      return found && READY_STATES.has(found.record.state) ? found.record : null;
+    };
     return new Promise<ResultRecord | null>((resolve, reject) => {
       let settled = false;
       const finish = (rec: ResultRecord | null) => {
@@ -264,13 +287,13 @@ export class RedisTransport implements Transport {
       const first = !set;
       if (!set) this.waiters.set(channel, (set = new Set()));
       set.add(onRecord);
-      this.waitedQueue.set(channel, { queue, id });
+      this.waitedQueue.set(channel, look);
       const subscribed = first ? sub.subscribe(channel) : Promise.resolve();
       // Read after subscribing, so a result stored in between is not missed.
       subscribed
-        .then(() => this.getResult(queue, id))
+        .then(look)
         .then((rec) => {
-          if (rec && READY_STATES.has(rec.state)) finish(rec);
+          if (rec) finish(rec);
         })
         .catch((err) => {
           if (settled) return;
@@ -305,10 +328,10 @@ export class RedisTransport implements Transport {
         connectedOnce = true;
         return;
       }
-      for (const [channel, { queue, id }] of this.waitedQueue) {
-        this.getResult(queue, id)
+      for (const [channel, look] of this.waitedQueue) {
+        look()
           .then((rec) => {
-            if (rec && READY_STATES.has(rec.state)) for (const fn of [...(this.waiters.get(channel) ?? [])]) fn(rec);
+            if (rec) for (const fn of [...(this.waiters.get(channel) ?? [])]) fn(rec);
           })
           .catch(() => undefined);
       }

@@ -13,7 +13,7 @@ local K_DEAD = base .. 'dead'        -- LIST of dead-lettered entries (capped)
 local K_REJECTED = base .. 'rejected' -- LIST of parked malformed messages (capped)
 local K_REDELIV = base .. 'redeliv'  -- HASH id -> redeliveries after lost leases
 local K_RESULT = base .. 'r:'        -- STRING result record per id
-local K_DONE = base .. 'done:'       -- pub/sub channel per id, final records
+local K_DONE = string.sub(base, 1, (string.find(base, ':{', 1, true) or 0)) .. 'done:' -- pub/sub channel per id: '<prefix>:done:<id>', whatever the queue
 local K_CHORD = base .. 'chord:'     -- HASH per chord: size, body template, results r:<index>
 
 -- The fixed part of a message: everything before the first structural ,"args":
