@@ -1,6 +1,6 @@
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { TaskClient, type AsyncResult, type Transport } from '../../src/index.js';
+import { TaskClient, chord, type AsyncResult, type GroupResult, type Transport } from '../../src/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { createTaskApp } from '../utils/app.js';
 import { buildE2eFixtures, killAll, spawnNode, type Child } from '../utils/processes.js';
@@ -56,6 +56,22 @@ describe('worker processes', () => {
       ['received', 'prerun', 'success', 'postrun'].map((s) => `task-queue.task.${s}|e2e.sleep|${r.id}`),
     );
   });
+
+  it('runs a chord of 1000 tasks on two worker processes: the callback runs once, with every result in order', async () => {
+    await startWorker({ TQ_CONCURRENCY: '20' });
+    await startWorker({ TQ_CONCURRENCY: '20' });
+    const header = Array.from({ length: 1000 }, (_, i) => client.signature('e2e.square', [i]));
+    const r = await chord(header, client.signature<number[]>('e2e.collect')).delay();
+    const results = await r.get({ timeout: 60_000 });
+    expect(results).toEqual(Array.from({ length: 1000 }, (_, i) => i * i));
+    const runs = await redis.lrange(`${prefix}:runs`, 0, -1);
+    expect(runs.filter((x) => x.endsWith(':collect'))).toHaveLength(1);
+    // both workers took part in the header
+    const parent = (r as AsyncResult).parent as GroupResult;
+    const workers = new Set<string | undefined>();
+    for (const m of parent.results) workers.add((await (m as AsyncResult).record())?.worker);
+    expect(workers.size).toBe(2);
+  }, 120_000);
 
   it('finishes the tasks of a SIGKILLed worker on another worker, losing nothing', async () => {
     const a = await startWorker({ TQ_CONCURRENCY: '3', TQ_LEASE_MS: '1000' });
