@@ -30,3 +30,5 @@ export type { Transport, QueueCounts, ParkedEntry } from './transport/transport.
 export * from './signals/index.js';
 export { TaskCorrelationMiddleware, currentCorrelationId } from './context/index.js';
 export { TaskLogger } from './worker/task-logger.js';
+export { TaskInspector } from './control/index.js';
+export type { WorkerInfo } from './transport/transport.interface.js';

@@ -12,6 +12,7 @@ import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS } from './task-queue.const
 import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
 import { SignalEmitter } from './signals/signal.emitter.js';
+import { TaskInspector } from './control/task-inspector.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
 
 /**
@@ -30,7 +31,7 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [SignalEmitter, TaskCorrelationMiddleware, optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler, { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler }],
-  exports: [SignalEmitter, TaskCorrelationMiddleware, TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider, beatStoreProvider, PeriodicSchedules, BeatScheduler],
+  providers: [TaskInspector, SignalEmitter, TaskCorrelationMiddleware, optionsProvider, TaskQueueConnection, transportProvider, TaskRegistry, TaskQueueExplorer, TaskClient, TaskContext, TaskWorker, PeriodicRegistry, beatStoreProvider, PeriodicSchedules, BeatScheduler, { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler }],
+  exports: [TaskInspector, SignalEmitter, TaskCorrelationMiddleware, TASK_QUEUE_OPTIONS, TaskClient, TaskContext, TaskWorker, TaskRegistry, transportProvider, beatStoreProvider, PeriodicSchedules, BeatScheduler],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

@@ -7,6 +7,7 @@ import {
   TaskRevokedError,
   TaskTimeoutError,
   TaskWorker,
+  TaskInspector,
   UnknownTaskError,
   type Transport,
 } from '../../src/index.js';
@@ -84,7 +85,7 @@ describe.each(brokers)('core path on %s', (kind, brokerUrl) => {
     const r = await client.for(MathService).flaky.delay(key, 10);
     await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({ type: 'FlakyError', remoteMessage: 'attempt 4' });
     expect(math.attempts.get(key)).toBe(4);
-    const dead = await transport.listDead('default');
+    const dead = await app.get(TaskInspector).deadLetters('default');
     const entry = dead.find((d) => d.id === r.id);
     expect(entry?.error?.message).toBe('attempt 4');
     expect(JSON.parse(entry!.raw).retries).toBe(3);
@@ -212,8 +213,10 @@ describe.each(brokers)('core path on %s', (kind, brokerUrl) => {
   it('parks an unknown task with the reason and fails its result', async () => {
     const r = await client.send('nobody.knows', [1]);
     await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({ type: 'UnknownTaskError' });
-    const rejected = await transport.listRejected('default');
+    const rejected = await app.get(TaskInspector).rejected('default');
     expect(rejected.find((e) => e.id === r.id)?.reason).toMatch(/Unknown task "nobody.knows"/);
+    expect((await app.get(TaskInspector).counts('default')).rejected).toBeGreaterThanOrEqual(1);
+    expect((await app.get(TaskInspector).workers()).map((w) => w.id)).toContain(worker.id);
   });
 
   it('parks malformed messages and keeps working', async () => {
