@@ -1,5 +1,6 @@
 import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { closeOnSignals } from '../context/process-signals.js';
 import type { BeatOptions } from './beat-options.interface.js';
 import { BeatScheduler } from './beat.scheduler.js';
 
@@ -30,20 +31,6 @@ export async function bootstrapBeat(module: Type<unknown> | DynamicModule, optio
   const app = await NestFactory.createApplicationContext(module, context);
   const beat = app.get(BeatScheduler);
   await beat.start(beatOptions);
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    beat
-      .stop()
-      .then(() => app.close())
-      .then(() => exitOnSignal && process.exit(0))
-      .catch((err) => {
-        console.error(`Beat shutdown after ${signal} failed:`, err);
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  closeOnSignals(app, 'Beat', () => beat.stop(), exitOnSignal);
   return app;
 }

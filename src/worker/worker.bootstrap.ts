@@ -1,5 +1,6 @@
 import type { INestApplicationContext, Type, DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { closeOnSignals } from '../context/process-signals.js';
 import type { WorkerOptions } from '../interfaces/worker-options.interface.js';
 import { Logger } from '@nestjs/common';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
@@ -41,25 +42,6 @@ export async function bootstrapWorker(module: Type<unknown> | DynamicModule, opt
   // API + worker in one process): here the options given to this entrypoint win.
   if (worker.running) await worker.stop();
   await worker.start(workerOptions);
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.exit(1);
-    }
-    stopping = true;
-    // Drain before closing: Nest runs onModuleDestroy of the application's own
-    // providers before any shutdown hook of ours, and running tasks may still
-    // need those providers (database clients, HTTP clients).
-    worker
-      .stop()
-      .then(() => app.close())
-      .then(() => exitOnSignal && process.exit(0))
-      .catch((err) => {
-        console.error(`Worker shutdown after ${signal} failed:`, err);
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  closeOnSignals(app, 'Worker', () => worker.stop(), exitOnSignal);
   return app;
 }
