@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { TaskError, TaskRevokedError, TaskTimeoutError } from '../errors/index.js';
 import { READY_STATES, TaskState, type ResultRecord } from '../protocol/index.js';
 import type { Duration } from '../protocol/duration.js';
@@ -133,9 +134,10 @@ export class AsyncResult<T = unknown> {
   /**
    * Revokes the task if it has not started: it will not run, and ends REVOKED.
    * On the handle a workflow returned, revokes every task of the workflow that
-   * has not started.
+   * has not started. With `terminate: true`, a running task is aborted too (its
+   * signal fires and its worker records REVOKED at once), on whichever worker runs it.
    */
-  async revoke(): Promise<void> {
+  async revoke(options: { terminate?: boolean } = {}): Promise<void> {
     if (!this.links.graph && !this.knownQueue) await this.record();
     const refs = this.links.graph ?? this.searchQueues.map((queue) => ({ id: this.id, queue, task: this.taskName ?? '' }));
     for (const ref of refs) {
@@ -148,6 +150,9 @@ export class AsyncResult<T = unknown> {
       };
       await this.transport.revoke(ref.queue, ref.id, record, this.resultTtlMs);
     }
+    // Every worker drops the prefetched ones; with terminate, running ones are aborted too.
+    const ids = [...new Set(refs.map((r) => r.id))];
+    await this.transport.control({ id: randomUUID(), command: 'revoke', args: { ids, terminate: options.terminate === true }, reply: false }, 0);
   }
 
   /** Deletes the stored result. */

@@ -61,8 +61,8 @@ export class GroupResult<T extends unknown[] = unknown[]> {
   }
 
   /** Revokes every member task that has not started. */
-  async revoke(): Promise<void> {
-    await this.flat((r) => r.revoke());
+  async revoke(options: { terminate?: boolean } = {}): Promise<void> {
+    await this.flat((r) => r.revoke(options));
   }
 
   async forget(): Promise<void> {

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
+import { randomUUID } from 'node:crypto';
+import { toMs, type Duration } from '../protocol/duration.js';
 import { assertName } from '../protocol/validate.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import type { ParkedEntry, QueueCounts, Transport, WorkerInfo } from '../transport/transport.interface.js';
@@ -37,8 +39,20 @@ export class TaskInspector {
   }
 
   /** Round-trip time to the broker, ms. */
-  ping(): Promise<number> {
+  brokerLatency(): Promise<number> {
     return this.transport.ping();
+  }
+
+  /** Asks every worker to answer; returns the ids of those that did within `timeout`. */
+  async ping(timeout: Duration = '1s'): Promise<string[]> {
+    const replies = await this.transport.control({ id: randomUUID(), command: 'ping', reply: true }, toMs(timeout, 'ping(timeout)'));
+    return replies.filter((r) => r.ok).map((r) => r.worker);
+  }
+
+  /** The tasks each worker is running now (Celery's `inspect active`). */
+  async active(timeout: Duration = '1s'): Promise<Array<{ worker: string; tasks: Array<{ id: string; task?: string; queue: string; startedAt: number }> }>> {
+    const replies = await this.transport.control({ id: randomUUID(), command: 'active', reply: true }, toMs(timeout, 'active(timeout)'));
+    return replies.filter((r) => r.ok).map((r) => ({ worker: r.worker, tasks: r.data as Array<{ id: string; task?: string; queue: string; startedAt: number }> }));
   }
 
   /** Deletes every message, result and parked entry of a queue. */

@@ -121,6 +121,23 @@ export interface WorkerInfo {
   at: number;
 }
 
+/** A remote-control message to every worker (Celery's broadcast). */
+export interface ControlMessage {
+  /** Request id; replies go to it. */
+  id: string;
+  command: 'ping' | 'active' | 'revoke';
+  args?: Record<string, unknown>;
+  /** Whether workers should answer. */
+  reply: boolean;
+}
+
+export interface ControlReply {
+  worker: string;
+  ok: boolean;
+  data?: unknown;
+  error?: string;
+}
+
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
 
 export interface Transport {
@@ -205,6 +222,12 @@ export interface Transport {
 
   /** Workers whose heartbeat has not expired, newest heartbeat first. */
   listWorkers(): Promise<WorkerInfo[]>;
+
+  /** Delivers `message` to every subscribed worker; with `message.reply`, collects replies for `timeoutMs`. */
+  control(message: ControlMessage, timeoutMs: number): Promise<ControlReply[]>;
+
+  /** Calls `handler` for every control message; its return value is sent back as the reply. Returns an unsubscribe function. */
+  onControl(handler: (message: ControlMessage) => Promise<ControlReply | undefined>): Promise<() => Promise<void>>;
 
   /** Round-trip time to the broker in ms. */
   ping(): Promise<number>;

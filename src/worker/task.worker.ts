@@ -12,6 +12,7 @@ import { resolveRetry } from '../discovery/task-queue.explorer.js';
 import {
   InvalidMessageError,
   RetryRequested,
+  TaskRevokedError,
   SoftTimeLimitExceededError,
   TimeLimitExceededError,
   UnknownTaskError,
@@ -31,7 +32,7 @@ import {
 import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
 import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
-import type { ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
+import type { ControlMessage, ControlReply, ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
 import { WorkflowPublisher, plan, signalPublishHooks, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
@@ -57,6 +58,13 @@ interface Running {
   queue: string;
   item: ReservedItem;
   controller: AbortController;
+  /** Set once the message is decoded. */
+  task?: string;
+  startedAt: number;
+  /** Terminated by a remote revoke: record REVOKED, whatever the task did. */
+  revoked?: boolean;
+  /** Ends the wait for the task's promise (terminate): the slot is freed even if the task ignores its signal. */
+  terminate?: (reason: unknown) => void;
   /** Given back at shutdown: its outcome is no longer ours to record. */
   released: boolean;
   done: Promise<void>;
@@ -99,6 +107,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private stopping = false;
   private closing?: Promise<void>;
   private rotation = 0;
+  private stopControl?: () => Promise<void>;
   private startedAt = 0;
   private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
   private readonly workflow: WorkflowPublisher;
@@ -151,6 +160,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.logger.log(MESSAGES.workerStarted(this.id, this.opts.queues, this.opts.concurrency));
     this.loopDone = this.loop(this.loopAbort.signal);
     void this.heartbeat();
+    this.stopControl = await this.transport.onControl((m) => this.onControl(m));
     if (this.opts.beat) await this.beat.start(this.opts.beat);
     this.signals.emit(TaskSignal.WorkerReady, () => this.workerPayload());
   }
@@ -188,6 +198,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
     this.loopAbort?.abort();
     this.slotWaiter?.();
+    await this.stopControl?.().catch(() => undefined);
+    this.stopControl = undefined;
     try {
       await this.loopDone;
     } catch (err) {
@@ -305,7 +317,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private run(queue: string, item: ReservedItem, startedByReserve: boolean): void {
-    const running: Running = { queue, item, controller: new AbortController(), released: false, done: Promise.resolve() };
+    const running: Running = { queue, item, controller: new AbortController(), released: false, done: Promise.resolve(), startedAt: Date.now() };
     this.inFlight.set(item.id, running);
     running.done = this.execute(running, startedByReserve).catch((err) => {
       // Only a broker failure while recording the outcome gets here; the lease
@@ -340,6 +352,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const reason = err instanceof Error ? err.message : String(err);
       return this.rejectMessage(running, reason, sniffId(item.raw), new InvalidMessageError(reason));
     }
+    running.task = msg.task;
     const def = this.registry.get(msg.task);
     if (!def) {
       const err = new UnknownTaskError(msg.task, `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`);
@@ -388,7 +401,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const cid = msg.headers?.[this.options.correlation.header];
       const run = () => taskContextStorage.run(ctx, () => Promise.resolve().then(() => def.handler.apply(def.instance, msg.args)));
       const call = typeof cid === 'string' ? correlationStorage.run(cid, run) : run();
-      value = await (hardLimit ? Promise.race([call, hardLimit]) : call);
+      const terminated = new Promise<never>((_, reject) => (running.terminate = reject));
+      value = await Promise.race(hardLimit ? [call, hardLimit, terminated] : [call, terminated]);
     } catch (err) {
       failed = true;
       // An API that honours the signal rejects with a generic AbortError; the
@@ -399,6 +413,14 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
     if (running.released) return;
     const runtime = Math.round((performance.now() - t0) * 1000) / 1000;
+    if (running.revoked) {
+      const record = this.record(msg, TaskState.REVOKED, { runtime, error: { type: 'TaskRevokedError', message: 'terminated' } });
+      await this.finish(running, record);
+      this.taskLog(() => `Task ${msg.task}[${msg.id}] terminated by a revoke after ${runtime} ms`);
+      this.signals.emit(TaskSignal.Revoked, () => payload(TaskRevokedSignal, { id: msg.id, task: msg.task, queue, terminated: true, expired: false, reason: 'terminated' }));
+      this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state: TaskState.REVOKED, runtime }));
+      return;
+    }
     if (!failed) {
       let result: unknown;
       try {
@@ -555,6 +577,44 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       this.inFlight.delete(item.id);
       this.wakeLoop();
+    }
+  }
+
+  /** Remote control (Celery's inspect and control): ping, active, revoke with terminate. */
+  private async onControl(m: ControlMessage): Promise<ControlReply | undefined> {
+    const reply = (data: unknown): ControlReply => ({ worker: this.id, ok: true, data });
+    switch (m.command) {
+      case 'ping':
+        return reply({ pong: true });
+      case 'active':
+        return reply([...this.inFlight.values()].map((r) => ({ id: r.item.id, task: r.task, queue: r.queue, startedAt: r.startedAt })));
+      case 'revoke': {
+        const ids = new Set(Array.isArray(m.args?.ids) ? (m.args.ids as string[]) : []);
+        const done: string[] = [];
+        // prefetched, not started: never run
+        for (let i = this.buffer.length - 1; i >= 0; i--) {
+          const { queue, item } = this.buffer[i];
+          if (!ids.has(item.id)) continue;
+          this.buffer.splice(i, 1);
+          const record: ResultRecord = { id: item.id, state: TaskState.REVOKED, at: Date.now(), worker: this.id, error: { type: 'TaskRevokedError', message: 'revoked' } };
+          await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs });
+          done.push(item.id);
+        }
+        if (m.args?.terminate === true) {
+          for (const id of ids) {
+            const r = this.inFlight.get(id);
+            if (!r || r.revoked) continue;
+            r.revoked = true;
+            const reason = new TaskRevokedError(id, 'terminated');
+            r.controller.abort(reason);
+            r.terminate?.(reason);
+            done.push(id);
+          }
+        }
+        return reply({ revoked: done });
+      }
+      default:
+        return { worker: this.id, ok: false, error: `unknown command ${JSON.stringify((m as { command: unknown }).command)}` };
     }
   }
 

@@ -1,6 +1,6 @@
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { TaskClient, chord, type AsyncResult, type GroupResult, type Transport } from '../../src/index.js';
+import { TaskClient, TaskRevokedError, chord, type AsyncResult, type GroupResult, type Transport } from '../../src/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { createTaskApp } from '../utils/app.js';
 import { buildE2eFixtures, killAll, spawnNode, type Child } from '../utils/processes.js';
@@ -72,6 +72,16 @@ describe('worker processes', () => {
     for (const m of parent.results) workers.add((await (m as AsyncResult).record())?.worker);
     expect(workers.size).toBe(2);
   }, 120_000);
+
+  it('terminates a task running in another process with revoke({ terminate: true })', async () => {
+    await startWorker({ TQ_CONCURRENCY: '1' });
+    const r = await sleepTask(20_000);
+    await until(async () => (await runs()).length === 1, 10_000, 'the task to start');
+    await r.revoke({ terminate: true });
+    await expect(r.get({ timeout: 10_000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    expect(await r.state()).toBe('REVOKED');
+    expect(await client.send<number>('e2e.sleep', [1]).then((x) => x.get({ timeout: 10_000 }))).toEqual(expect.any(Number));
+  });
 
   it('finishes the tasks of a SIGKILLed worker on another worker, losing nothing', async () => {
     const a = await startWorker({ TQ_CONCURRENCY: '3', TQ_LEASE_MS: '1000' });

@@ -13,6 +13,8 @@ import type {
   TerminalUpdate,
   Transport,
   WorkerInfo,
+  ControlMessage,
+  ControlReply,
 } from '../transport.interface.js';
 
 export interface MemoryTransportOptions {
@@ -657,6 +659,32 @@ export class MemoryTransport implements Transport {
       else this.workers.delete(id);
     }
     return live.sort((a, b) => b.at - a.at);
+  }
+
+  private readonly controlHandlers = new Set<(message: ControlMessage) => Promise<ControlReply | undefined>>();
+
+  async control(message: ControlMessage, timeoutMs: number): Promise<ControlReply[]> {
+    const copy = () => JSON.parse(JSON.stringify(message)) as ControlMessage;
+    const settled = await Promise.allSettled([...this.controlHandlers].map((h) => h(copy())));
+    const replies = settled.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+    // Answers arrive at once here; wait out the timeout only when nobody answered, as on Redis.
+    if (message.reply && replies.length === 0 && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          resolve();
+        }, timeoutMs);
+        this.timers.add(t);
+      });
+    }
+    return message.reply ? replies : [];
+  }
+
+  async onControl(handler: (message: ControlMessage) => Promise<ControlReply | undefined>): Promise<() => Promise<void>> {
+    this.controlHandlers.add(handler);
+    return async () => {
+      this.controlHandlers.delete(handler);
+    };
   }
 
   async ping(): Promise<number> {

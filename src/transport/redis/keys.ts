@@ -76,6 +76,16 @@ export class RedisKeys {
     return `${this.prefix}:{@workers}`;
   }
 
+  /** Pub/sub channel of remote-control messages to every worker. */
+  control(): string {
+    return `${this.prefix}:control`;
+  }
+
+  /** Pub/sub channel of the replies to control request `id`. */
+  reply(id: string): string {
+    return `${this.prefix}:reply:${id}`;
+  }
+
   /** Pattern matching every key of every queue under this prefix. */
   allPattern(): string {
     return `${this.prefix}:*`;

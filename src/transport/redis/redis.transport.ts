@@ -12,6 +12,8 @@ import type {
   TerminalUpdate,
   Transport,
   WorkerInfo,
+  ControlMessage,
+  ControlReply,
 } from '../transport.interface.js';
 import { RedisKeys } from './keys.js';
 import { SCRIPTS, SCRIPTS_VERSION, type ScriptName } from './scripts/generated/scripts.js';
@@ -48,6 +50,8 @@ export class RedisTransport implements Transport {
   private wakeWait?: { keys: string; conn: Redis; done: Promise<void> };
   private subscriber?: Redis;
   private readonly waiters = new Map<string, Set<(rec: ResultRecord | null) => void>>();
+  /** Raw listeners of control and reply channels. */
+  private readonly channelListeners = new Map<string, Set<(message: string) => void>>();
   /** Per waited channel: how to look the result up again (after a reconnect). */
   private readonly waitedQueue = new Map<string, () => Promise<ResultRecord | null>>();
   private readonly parkedCap: number;
@@ -311,6 +315,8 @@ export class RedisTransport implements Transport {
     // connection in subscriber mode, which ioredis may do before the handshake ends.
     const sub = this.connect('subscriber', { maxRetriesPerRequest: null, enableReadyCheck: false });
     sub.on('message', (channel: string, message: string) => {
+      const listeners = this.channelListeners.get(channel);
+      if (listeners) for (const fn of [...listeners]) fn(message);
       const set = this.waiters.get(channel);
       if (!set) return;
       let rec: ResultRecord;
@@ -409,6 +415,61 @@ export class RedisTransport implements Transport {
     }
     if (stale.length) await this.client.hdel(this.keys.workers(), ...stale);
     return live.sort((a, b) => b.at - a.at);
+  }
+
+  private async listen(channel: string, fn: (message: string) => void): Promise<() => Promise<void>> {
+    const sub = this.ensureSubscriber();
+    let set = this.channelListeners.get(channel);
+    const first = !set;
+    if (!set) this.channelListeners.set(channel, (set = new Set()));
+    set.add(fn);
+    if (first) await sub.subscribe(channel);
+    return async () => {
+      const current = this.channelListeners.get(channel);
+      if (!current) return;
+      current.delete(fn);
+      if (current.size === 0) {
+        this.channelListeners.delete(channel);
+        if (!this.closed) await sub.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
+  async control(message: ControlMessage, timeoutMs: number): Promise<ControlReply[]> {
+    const replies: ControlReply[] = [];
+    const stop = message.reply
+      ? await this.listen(this.keys.reply(message.id), (raw) => {
+          try {
+            replies.push(JSON.parse(raw) as ControlReply);
+          } catch {
+            // not a reply of ours
+          }
+        })
+      : undefined;
+    try {
+      await this.client.publish(this.keys.control(), JSON.stringify(message));
+      if (stop) await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+    } finally {
+      await stop?.();
+    }
+    return replies;
+  }
+
+  async onControl(handler: (message: ControlMessage) => Promise<ControlReply | undefined>): Promise<() => Promise<void>> {
+    return this.listen(this.keys.control(), (raw) => {
+      let message: ControlMessage;
+      try {
+        message = JSON.parse(raw) as ControlMessage;
+      } catch {
+        return;
+      }
+      handler(message)
+        .then((reply) => {
+          if (reply && message.reply) return this.client.publish(this.keys.reply(message.id), JSON.stringify(reply));
+          return undefined;
+        })
+        .catch(() => undefined);
+    });
   }
 
   async ping(): Promise<number> {
