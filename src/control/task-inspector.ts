@@ -18,6 +18,11 @@ export class TaskInspector {
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
   ) {}
 
+  /** Queues that hold anything in the broker. */
+  queues(): Promise<string[]> {
+    return this.transport.listQueues();
+  }
+
   /** Messages ready, delayed and reserved, and the sizes of the dead-letter and rejected lists. */
   counts(queue: string = this.options.defaultQueue): Promise<QueueCounts> {
     return this.transport.counts(assertName('queue', queue));

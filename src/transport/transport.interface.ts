@@ -211,6 +211,9 @@ export interface Transport {
   listDead(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
   listRejected(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
 
+  /** Names of the queues that hold anything (messages, parked entries, results). */
+  listQueues(): Promise<string[]>;
+
   /** Removes every key of the queue (tests, `purge`). */
   purge(queue: string): Promise<void>;
 

@@ -637,6 +637,10 @@ export class MemoryTransport implements Transport {
     return this.listParked(this.queues.get(queue)?.rejected, start, count);
   }
 
+  async listQueues(): Promise<string[]> {
+    return [...this.queues.entries()].filter(([, q]) => !q.isEmpty() || q.results.size > 0).map(([name]) => name).sort();
+  }
+
   async purge(queue: string): Promise<void> {
     this.queues.delete(queue);
   }

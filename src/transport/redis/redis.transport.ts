@@ -386,6 +386,22 @@ export class RedisTransport implements Transport {
     return this.listParked(this.keys.rejected(queue), start, count);
   }
 
+  async listQueues(): Promise<string[]> {
+    const names = new Set<string>();
+    const pattern = `${this.options.prefix.replace(/[{}[\]*?\\]/g, '\\$&')}:{*}:*`;
+    const start = this.options.prefix.length + 2;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) {
+        const end = k.indexOf('}:', start);
+        if (end > start) names.add(k.slice(start, end));
+      }
+    } while (cursor !== '0');
+    return [...names].filter((q) => !q.startsWith('@')).sort();
+  }
+
   async purge(queue: string): Promise<void> {
     let cursor = '0';
     do {
