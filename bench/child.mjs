@@ -44,8 +44,9 @@ async function main() {
     prefix,
     queue,
     onStart: role === 'worker' ? onStart : undefined,
-    waitResults: role === 'latency',
+    waitResults: role === 'latency' || role === 'chord',
     noResult: spec.noResult,
+    signals: spec.signals,
   });
   if (role === 'drain' || role === 'worker') await adapter.prepareWorker(spec.concurrency);
   await send({ type: 'ready' });
@@ -73,6 +74,16 @@ async function main() {
     await adapter.startWorker(spec.concurrency);
     const t1 = await done;
     result = { ms: t1 - t0 };
+    if (spec.signals && spec.signals !== 'none') result.heard = adapter.heard();
+  } else if (role === 'chord') {
+    // Publish one chord of n header tasks, wait for its body's result (the worker runs elsewhere).
+    const t0 = performance.now();
+    const handle = await adapter.chord(spec.n);
+    const published = performance.now();
+    const value = await adapter.waitLong(handle);
+    const t1 = performance.now();
+    if (value !== spec.n) throw new Error(`chord body returned ${JSON.stringify(value)}, expected ${spec.n}`);
+    result = { ms: t1 - t0, publishMs: published - t0 };
   } else if (role === 'worker') {
     let mark = process.cpuUsage();
     var cpuSince = () => {

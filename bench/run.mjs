@@ -33,6 +33,10 @@ const CFG = {
   delayedRate: 500,
   delayMs: 2000,
   memN: Math.round(10_000 * S),
+  chordSizes: [Math.round(10_000 * S), Math.round(1_000 * S)],
+  chordConcurrency: 100,
+  signalVariants: ['none', 'eem', 'eem-listener', 'decorator'],
+  signalRepeat: Number(process.env.BENCH_SIGNAL_REPEAT ?? 2),
 };
 
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -267,6 +271,57 @@ async function rowLatencyAndDelayed() {
   }
 }
 
+/**
+ * Row 7: one chord (ours) / flow (BullMQ) of n no-op header tasks and a body
+ * that receives their results; a worker child at concurrency 100 is started
+ * (idle) first, then a producer child publishes and waits for the body's result.
+ */
+async function rowChord() {
+  for (const n of CFG.chordSizes) {
+    for (const lib of LIBS) {
+      const queue = newQueue(`chord${n}`);
+      await clean(lib);
+      const worker = new Child({ lib, prefix: PREFIX[lib], queue, role: 'worker', concurrency: CFG.chordConcurrency });
+      await worker.next('ready');
+      worker.send({ type: 'go' });
+      await worker.next('started');
+      worker.send({ type: 'collect' });
+      await worker.next('samples'); // resets the worker's counters
+      log(`7. chord: ${LABEL[lib]} ${n} header tasks + body, worker concurrency ${CFG.chordConcurrency}`);
+      const r = await phase({ role: 'chord', lib, prefix: PREFIX[lib], queue, n });
+      worker.send({ type: 'collect' });
+      const ws = await worker.next('samples');
+      await worker.exit();
+      put(`chord${n}`, lib, { ms: r.ms, publishMs: r.publishMs, commandsPerTask: r.server.totalCommands / n, rate: (n * 1000) / r.ms });
+      cost(`chord${n}`, lib, n, mergeCounts(r.counts, ws.counts), r.server, r.cpuUsec + ws.cpuUsec);
+      log(`   ${r.ms.toFixed(0)} ms publish→body result (publish ${r.publishMs.toFixed(0)} ms), ${(r.server.totalCommands / n).toFixed(2)} Redis commands per header task`);
+      await clean(lib);
+    }
+  }
+}
+
+/** Row 8 (ours only): drain at concurrency 100 with and without signal listeners; alternating variants, repeated. */
+async function rowSignals() {
+  if (!LIBS.includes('ours')) return;
+  const n = CFG.drainN;
+  for (let rep = 0; rep < CFG.signalRepeat; rep++) {
+    for (const signals of CFG.signalVariants) {
+      const queue = newQueue(`sig-${signals}`);
+      await clean('ours');
+      await phase({ role: 'enqueue-bulk', lib: 'ours', prefix: PREFIX.ours, queue, n, batch: CFG.batch });
+      log(`8. signals '${signals}': drain ${n} at concurrency 100 (run ${rep + 1}/${CFG.signalRepeat})`);
+      const d = await phase({ role: 'drain', lib: 'ours', prefix: PREFIX.ours, queue, n, concurrency: 100, signals });
+      const x = ((results.signals ??= {})[signals] ??= { rates: [], workerCpu: [], redisCpu: [], heard: [] });
+      x.rates.push((n * 1000) / d.ms);
+      x.workerCpu.push(d.cpuUsec / n);
+      x.redisCpu.push(d.server.cpuUsec / n);
+      x.heard.push(d.heard ?? 0);
+      log(`   ${((n * 1000) / d.ms).toFixed(0)} tasks/s, worker CPU ${(d.cpuUsec / n).toFixed(1)} µs/task${d.heard !== undefined ? `, listener heard ${d.heard}` : ''}`);
+      await clean('ours');
+    }
+  }
+}
+
 function addDelta(a, b) {
   if (!a) return b;
   const commands = { ...a.commands };
@@ -355,6 +410,11 @@ function report(env, bg) {
     for (const p of ['p50', 'p95', 'p99']) row('4', `enqueue→result ${p}, ms`, o('latResult')[p], b('latResult')[p], false, p === 'p99' ? 1 : undefined, f2);
   }
   if (results.late) for (const p of ['p50', 'p99']) row('5', `lateness (start − due) of ${CFG.delayedN} tasks delayed ${CFG.delayMs} ms, ${p}, ms`, o('late')[p], b('late')[p], false, p === 'p99' ? 1 : undefined, f2);
+  for (const n of CFG.chordSizes) {
+    if (!results[`chord${n}`]) continue;
+    row('7', `chord of ${n.toLocaleString('en-US')} no-op header tasks: publish → body result, ms (BullMQ: FlowProducer, ${n.toLocaleString('en-US')} children → parent completed)`, o(`chord${n}`).ms, b(`chord${n}`).ms, false, undefined, f0);
+    row('7', `chord of ${n.toLocaleString('en-US')}: Redis commands per header task (server side, all processes)`, o(`chord${n}`).commandsPerTask, b(`chord${n}`).commandsPerTask, false, undefined, f2);
+  }
   if (results.mem) {
     row('6', `Redis bytes per waiting task (MEMORY USAGE of all keys, ${CFG.memN.toLocaleString('en-US')} tasks)`, o('mem'), b('mem'), false, 1);
     row('6', `Redis bytes per waiting task (INFO used_memory delta; noisy on a shared Redis)`, o('memUsed'), b('memUsed'), false);
@@ -373,6 +433,25 @@ function report(env, bg) {
     }
     L.push('');
   }
+  if (CFG.chordSizes.some((n) => results[`chord${n}`])) {
+    const sizes = CFG.chordSizes.filter((n) => results[`chord${n}`]);
+    L.push(`Row 7: a worker child (concurrency ${CFG.chordConcurrency}) is started and idle first; a producer child then publishes the whole workflow and waits for the body's result: ours \`client.applyCanvas(chord(group(n × signature('bench.noop', [])), signature('bench.collect', [])))\` and \`get()\`, whose body gets the n results as its first argument; BullMQ \`FlowProducer.add({ name: 'collect', children: n × noop })\` and \`waitUntilFinished\`, whose parent calls \`job.getChildrenValues()\`. Publish alone took: ${sizes.map((n) => `n=${n}: ours ${f0(o(`chord${n}`).publishMs)} ms, BullMQ ${f0(b(`chord${n}`).publishMs)} ms`).join('; ')}. Header tasks per second: ${sizes.map((n) => `n=${n}: ours ${f0(o(`chord${n}`).rate)}, BullMQ ${f0(b(`chord${n}`).rate)}`).join('; ')}.`, '');
+  }
+  if (results.signals) {
+    const sg = results.signals;
+    const best = (k) => Math.max(...sg[k].rates);
+    const med = (a) => pct(a, 50);
+    const DESC = { none: 'no listener (no EventEmitterModule)', eem: 'EventEmitterModule.forRoot() imported, no listener', 'eem-listener': 'EventEmitterModule + one @OnEvent(TaskSignal.Success) listener', decorator: 'one @OnTaskSignal(TaskSignal.Success) method, no EventEmitterModule' };
+    L.push(`## Signal emission overhead (row 8, nestjs-taskqueue only)`, '');
+    L.push(`Drain ${CFG.drainN.toLocaleString('en-US')} at concurrency 100 (results kept), ${CFG.signalRepeat} runs per variant, variants alternating. Throughput is the best run; worker CPU per task (the worker child's user+sys over the drain) is the median, and is the steadier number on this shared machine.`, '');
+    L.push('| variant | tasks/s (best) | / no listener | all runs, tasks/s | worker CPU µs/task (median) | / no listener | Redis CPU µs/task (median) | listener calls per run |');
+    L.push('|---|---:|---:|---|---:|---:|---:|---:|');
+    for (const k of CFG.signalVariants) {
+      if (!sg[k]) continue;
+      L.push(`| ${DESC[k]} | ${f0(best(k))} | ${f2(best(k) / best('none'))}x | ${sg[k].rates.map(f0).join(' / ')} | ${f1(med(sg[k].workerCpu))} | ${f2(med(sg[k].workerCpu) / med(sg.none.workerCpu))}x | ${f1(med(sg[k].redisCpu))} | ${sg[k].heard.map(f0).join(' / ')} |`);
+    }
+    L.push('');
+  }
   for (const n of notes) L.push(`Note: ${n}`);
   if (notes.length) L.push('');
 
@@ -381,7 +460,7 @@ function report(env, bg) {
   L.push('Client side: what the library process(es) sent (ioredis instrumented; a pipeline or MULTI is one round trip). Server side: `INFO commandstats` / `INFO cpu` / `INFO stats` deltas over the timed part (commands run inside Lua scripts count as commands; "script µs" is EVALSHA time, which includes them; Redis CPU is user+sys of the server process; library process CPU is user+sys of the child process(es) running the library: the producer, the worker, or both). Server numbers include other users of this Redis (see background load above).', '');
   L.push('| row | library | round trips/task | commands sent/task | server commands/task | script µs/task | Redis CPU µs/task | library process CPU µs/task | net bytes in+out/task |');
   L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
-  const ROWNAME = { enqSingle: '1 enqueue single', enqBulk: '2 enqueue bulk', 'bulk-mem': '6 bulk fill (10k)', drain1: '3a drain c=1', drain10: '3b drain c=10', drain100: '3c drain c=100', drain100nr: '3d drain c=100 no result', latency: '4 latency (producer+worker)', delayed: '5 delayed (producer+worker)' };
+  const ROWNAME = { enqSingle: '1 enqueue single', enqBulk: '2 enqueue bulk', 'bulk-mem': '6 bulk fill (10k)', drain1: '3a drain c=1', drain10: '3b drain c=10', drain100: '3c drain c=100', drain100nr: '3d drain c=100 no result', latency: '4 latency (producer+worker)', delayed: '5 delayed (producer+worker)', ...Object.fromEntries(CFG.chordSizes.map((n) => [`chord${n}`, `7 chord ${n} (producer+worker)`])) };
   for (const key of Object.keys(ROWNAME)) {
     if (!costs[key]) continue;
     for (const lib of LIBS) {
@@ -394,8 +473,8 @@ function report(env, bg) {
   }
   L.push('');
   L.push('### Commands per task, by name', '');
-  L.push('Client side (scripts by name) and server side (`calls/task (usec/task)`, top 12). Rows: 1, 3c, 4.', '');
-  for (const key of ['enqSingle', 'drain100', 'latency']) {
+  L.push('Client side (scripts by name) and server side (`calls/task (usec/task)`, top 12). Rows: 1, 3c, 4, 7 (largest chord).', '');
+  for (const key of ['enqSingle', 'drain100', 'latency', `chord${CFG.chordSizes[0]}`]) {
     if (!costs[key]) continue;
     for (const lib of LIBS) {
       const c = costs[key][lib];
@@ -430,6 +509,8 @@ async function main() {
     if (drains.includes('100nr')) await fillAndDrain(100, CFG.drainN, { key: 'drain100nr', noResult: true });
   }
   if (want('4') || want('5')) await rowLatencyAndDelayed();
+  if (want('7')) await rowChord();
+  if (want('8')) await rowSignals();
   LOAD.end = load();
   const md = report(env, bg);
   writeFileSync(join(here, '.build', 'last-run.json'), JSON.stringify({ env, cfg: CFG, results, costs, notes }, null, 2));

@@ -14,7 +14,7 @@ export function makeTaskBody(onStart) {
 }
 
 /** nestjs-taskqueue: a Nest application context with TaskQueueModule and one @Task provider. */
-export async function openOurs({ prefix, queue, onStart, noResult = false, waitResults = false }) {
+export async function openOurs({ prefix, queue, onStart, noResult = false, waitResults = false, signals = 'none' }) {
   const { Module, Injectable } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
   const lib = await import(new URL('index.js', DIST).href);
@@ -28,18 +28,50 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
     async noopNoResult(payload) {
       return body(payload);
     }
+    /** A chord's body: gets the header results (in header order). */
+    async collect(results) {
+      return Array.isArray(results) ? results.length : -1;
+    }
   }
   Injectable()(BenchTasks);
   const decorate = (method, ...opts) => lib.Task(...opts)(BenchTasks.prototype, method, Object.getOwnPropertyDescriptor(BenchTasks.prototype, method));
   decorate('noop', 'bench.noop');
   // the counterpart of BullMQ's removeOnComplete: no result is kept
   decorate('noopNoResult', 'bench.noop.nr', { ignoreResult: true });
+  decorate('collect', 'bench.collect');
   const task = noResult ? 'bench.noop.nr' : 'bench.noop';
+
+  // Signal listeners (row 7): 'none'; 'eem' = EventEmitterModule imported, no
+  // listener; 'eem-listener' = plus one @OnEvent(task success) listener;
+  // 'decorator' = one @OnTaskSignal(task success) method, no EventEmitterModule.
+  const imports = [lib.TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix, defaultQueue: queue })];
+  const providers = [BenchTasks];
+  let heard = 0;
+  if (signals === 'eem' || signals === 'eem-listener') {
+    const { EventEmitterModule, OnEvent } = await import('@nestjs/event-emitter');
+    imports.push(EventEmitterModule.forRoot());
+    if (signals === 'eem-listener') {
+      class BenchListener {
+        onSuccess() {
+          heard++;
+        }
+      }
+      Injectable()(BenchListener);
+      OnEvent(lib.TaskSignal.Success)(BenchListener.prototype, 'onSuccess', Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'));
+      providers.push(BenchListener);
+    }
+  } else if (signals === 'decorator') {
+    class BenchListener {
+      onSuccess() {
+        heard++;
+      }
+    }
+    Injectable()(BenchListener);
+    lib.OnTaskSignal(lib.TaskSignal.Success)(BenchListener.prototype, 'onSuccess', Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'));
+    providers.push(BenchListener);
+  } else if (signals !== 'none') throw new Error(`unknown signals option ${signals}`);
   class BenchModule {}
-  Module({
-    imports: [lib.TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix, defaultQueue: queue })],
-    providers: [BenchTasks],
-  })(BenchModule);
+  Module({ imports, providers })(BenchModule);
 
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: false, abortOnError: false });
   await app.init();
@@ -60,6 +92,11 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
     add: (payload, opts) => client.send(task, [payload], opts?.delayMs ? { countdown: opts.delayMs } : undefined),
     addBulk: (payloads) => client.sendMany(payloads.map((p) => ({ name: task, args: [p] }))),
     wait: (handle) => handle.get(),
+    /** A chord of n no-op header tasks and a body that gets their results; returns the body's handle. */
+    chord: (n) => client.applyCanvas(lib.chord(lib.group(Array.from({ length: n }, () => client.signature('bench.noop', []))), client.signature('bench.collect', []))),
+    waitLong: (handle) => handle.get({ timeout: 600_000 }),
+    /** How many signals the listener heard (row 7). */
+    heard: () => heard,
     prepareWorker: async () => {},
     startWorker: (concurrency) => worker.start({ queues: [queue], concurrency }),
     /** Resolves when n tasks have finished (acked) since the worker started. */
@@ -80,7 +117,7 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
 
 /** BullMQ: Queue (+ QueueEvents when waiting for results) and a Worker. */
 export async function openBull({ prefix, queue, onStart, waitResults = false, noResult = false }) {
-  const { Queue, Worker, QueueEvents } = await import('bullmq');
+  const { Queue, Worker, QueueEvents, FlowProducer } = await import('bullmq');
   const body = makeTaskBody(onStart);
   const jobOpts = noResult ? { removeOnComplete: true, removeOnFail: true } : {};
   const q = new Queue(queue, { connection: { ...REDIS_CONN }, prefix });
@@ -91,6 +128,7 @@ export async function openBull({ prefix, queue, onStart, waitResults = false, no
     await events.waitUntilReady();
   }
   let worker;
+  let flow;
   let completed = 0;
   let target = Infinity;
   let onTarget;
@@ -99,8 +137,16 @@ export async function openBull({ prefix, queue, onStart, waitResults = false, no
     add: (payload, opts) => q.add('noop', payload, opts?.delayMs ? { ...jobOpts, delay: opts.delayMs } : jobOpts),
     addBulk: (payloads) => q.addBulk(payloads.map((data) => ({ name: 'noop', data, opts: jobOpts }))),
     wait: (job) => job.waitUntilFinished(events),
+    /** A flow of n no-op children and a parent that reads their values (BullMQ's chord); returns the parent job. */
+    chord: async (n) => {
+      flow ??= new FlowProducer({ connection: { ...REDIS_CONN }, prefix });
+      const tree = await flow.add({ name: 'collect', queueName: queue, data: {}, children: Array.from({ length: n }, (_, i) => ({ name: 'noop', queueName: queue, data: { n: i } })) });
+      return tree.job;
+    },
+    waitLong: (job) => job.waitUntilFinished(events, 600_000),
     prepareWorker: async (concurrency) => {
-      worker = new Worker(queue, (job) => body(job.data), { connection: { ...REDIS_CONN, maxRetriesPerRequest: null }, prefix, concurrency, autorun: false });
+      const processor = (job) => (job.name === 'collect' ? job.getChildrenValues().then((v) => Object.keys(v).length) : body(job.data));
+      worker = new Worker(queue, processor, { connection: { ...REDIS_CONN, maxRetriesPerRequest: null }, prefix, concurrency, autorun: false });
       worker.on('completed', () => {
         if (++completed >= target && onTarget) {
           const f = onTarget;
@@ -123,6 +169,7 @@ export async function openBull({ prefix, queue, onStart, waitResults = false, no
     close: async () => {
       await worker?.close();
       await events?.close();
+      await flow?.close();
       await q.close();
     },
   };

@@ -4,7 +4,7 @@
 -- ARGV: id, record ('' = delete the result), resultTtlMs, now, max, startCount, leaseMs, workerId, maxRedeliveries, reserveTtl, deadCap
 -- Returns the reserve reply, or false when max is 0.
 local id = ARGV[1]
-unhold(id)
+drop_held(id)
 redis.call('HDEL', K_REDELIV, id)
 store_final(id, ARGV[2], tonumber(ARGV[3]))
 local max = tonumber(ARGV[5])

@@ -2,7 +2,7 @@
 -- KEYS[1] queue key base
 -- ARGV: id, record, resultTtlMs, newRaw, priority, dueAt, now
 local id = ARGV[1]
-unhold(id)
+drop_held(id)
 redis.call('HDEL', K_REDELIV, id)
 store(id, ARGV[2], tonumber(ARGV[3]))
 local due, now = tonumber(ARGV[6]), tonumber(ARGV[7])
