@@ -1,8 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { TaskQueueModule } from 'nestjs-taskqueue';
+import { TaskCorrelationMiddleware, TaskQueueModule } from 'nestjs-taskqueue';
 import { EmailModule } from './email/email.module.js';
 import { FlakyModule } from './flaky/flaky.module.js';
+import { HealthModule } from './health/health.module.js';
+import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { ReportsModule } from './reports/reports.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 import { taskQueueOptions } from './task-queue.settings.js';
@@ -10,7 +12,7 @@ import { UsersModule } from './users/users.module.js';
 
 /**
  * The one module both processes boot: `main.ts` as the HTTP API, `worker.ts`
- * (`nest start worker`) as the worker. `@Task()` methods are found in every
+ * (`nest start worker`) as the worker (with an embedded beat). `@Task()` methods are found in every
  * provider, whichever module declares it; TaskClient is global.
  */
 @Module({
@@ -26,6 +28,13 @@ import { UsersModule } from './users/users.module.js';
     ReportsModule,
     FlakyModule,
     TasksModule,
+    HealthModule,
+    MaintenanceModule,
   ],
 })
-export class AppModule {}
+export class AppModule implements NestModule {
+  /** A correlation id per request (from x-correlation-id, or new) follows every task it causes. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(TaskCorrelationMiddleware).forRoutes('*');
+  }
+}

@@ -10,8 +10,8 @@ export type SettingReader = (key: string) => string | undefined;
 /**
  * The TaskQueueModule options of the sample, from the environment:
  *
- * - nothing set: `memory://sample`, with the worker embedded in the API process
- *   (API + worker in one process, zero setup);
+ * - nothing set: `memory://sample`, with the worker and a beat embedded in the
+ *   API process (API + worker + beat in one process, zero setup);
  * - `TASKQUEUE_BROKER_URL=redis://...`: the API only publishes, and
  *   `npm run start:worker` (`nest start worker`) consumes in its own process;
  *   `TASKQUEUE_EMBEDDED_WORKER=true` makes the API consume as well;
@@ -23,7 +23,8 @@ export function taskQueueOptions(get: SettingReader): TaskQueueModuleOptions {
   return {
     brokerUrl,
     prefix: get('TASKQUEUE_PREFIX') || undefined,
-    worker: { autostart: embedded, queues: WORKER_QUEUES, concurrency: WORKER_CONCURRENCY },
+    // The embedded worker also runs a beat (periodic tasks): API + worker + beat in one process.
+    worker: { autostart: embedded, queues: WORKER_QUEUES, concurrency: WORKER_CONCURRENCY, beat: embedded },
   };
 }
 

@@ -23,5 +23,7 @@ if (brokerUrl?.startsWith('memory://')) {
 
 // Same AppModule as the API. SIGTERM/SIGINT: stop fetching, finish running
 // tasks (up to shutdownTimeout), give back the rest, exit 0.
-const app = await bootstrapWorker(AppModule, { queues: WORKER_QUEUES, concurrency: WORKER_CONCURRENCY });
+// `beat: true`: this worker also runs a beat. Run as many workers as you like:
+// the beats elect a leader and each periodic tick is published once.
+const app = await bootstrapWorker(AppModule, { queues: WORKER_QUEUES, concurrency: WORKER_CONCURRENCY, beat: true });
 logger.log(`Worker ready on broker ${describeBroker(app.get<ResolvedTaskQueueOptions>(TASK_QUEUE_OPTIONS))}`);

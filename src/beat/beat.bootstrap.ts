@@ -30,7 +30,7 @@ export async function bootstrapBeat(module: Type<unknown> | DynamicModule, optio
   const { context, exitOnSignal = true, ...beatOptions } = options;
   const app = await NestFactory.createApplicationContext(module, context);
   const beat = app.get(BeatScheduler);
-  await beat.start(beatOptions);
   closeOnSignals(app, 'Beat', () => beat.stop(), exitOnSignal);
+  await beat.start(beatOptions);
   return app;
 }

@@ -158,10 +158,11 @@ export class TaskQueueHealthIndicator {
       // The losing call still settles later; race() has subscribed to it, so its rejection is handled.
       return await Promise.race([Promise.resolve().then(call), timeout]);
     } catch (err) {
-      const last = (this.transport as { lastError?: unknown }).lastError;
-      const cause = last instanceof Error ? ` (last connection error: ${last.message})` : '';
-      if (err instanceof CheckFailed) throw new CheckFailed(HEALTH_MESSAGES.brokerUnreachable(err.message + cause));
-      throw new CheckFailed(HEALTH_MESSAGES.brokerUnreachable(err instanceof Error ? err.message : String(err)));
+      const message = messageOf(err);
+      // RedisTransport keeps the last connection error (ECONNREFUSED, auth, TLS): say why, not only that.
+      const last = messageOf((this.transport as { lastError?: unknown }).lastError);
+      const cause = last && !message.includes(last) ? ` (last connection error: ${last})` : '';
+      throw new CheckFailed(HEALTH_MESSAGES.brokerUnreachable(message + cause));
     } finally {
       clearTimeout(timer);
     }
@@ -179,7 +180,14 @@ export class TaskQueueHealthIndicator {
       return indicator.up(await check(timeoutMs));
     } catch (err) {
       if (err instanceof CheckFailed) return indicator.down({ message: err.message, ...err.data });
-      return indicator.down({ message: HEALTH_MESSAGES.invalidOption(err instanceof Error ? err.message : String(err)) });
+      return indicator.down({ message: HEALTH_MESSAGES.invalidOption(messageOf(err)) });
     }
   }
+}
+
+/** The message of an error (duck-typed: errors from Node's own modules may come from another realm). */
+function messageOf(err: unknown): string {
+  if (err === undefined || err === null) return '';
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' ? message : String(err);
 }

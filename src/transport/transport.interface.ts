@@ -158,9 +158,11 @@ export interface Transport {
 
   /**
    * Success (or a final state chosen by the worker): removes the held message, stores
-   * the record, wakes waiters. With `next`, also reserves in the same round trip.
+   * the record, wakes waiters. Several updates of one queue go in one call (a
+   * worker acks what finished in the same tick together). With `next`, also
+   * reserves in the same round trip.
    */
-  ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined>;
+  ack(update: TerminalUpdate | TerminalUpdate[], next?: ReserveRequest): Promise<ReserveResult | undefined>;
 
   /** Replaces the held message by `raw` (retries + 1), due at `dueAt`, and stores the RETRY record. */
   retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void>;

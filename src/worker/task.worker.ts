@@ -32,7 +32,7 @@ import {
 import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
 import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
-import type { ControlMessage, ControlReply, ReserveRequest, ReserveResult, ReservedItem, Transport } from '../transport/transport.interface.js';
+import type { ControlMessage, ControlReply, ReserveRequest, ReserveResult, ReservedItem, TerminalUpdate, Transport } from '../transport/transport.interface.js';
 import { WorkflowPublisher, plan, signalPublishHooks, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
@@ -108,6 +108,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private closing?: Promise<void>;
   private rotation = 0;
   private stopControl?: () => Promise<void>;
+  private starting?: Promise<void>;
+  private readonly pendingAcks = new Map<string, { updates: TerminalUpdate[]; runnings: Running[]; waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
   private startedAt = 0;
   private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
   private readonly workflow: WorkflowPublisher;
@@ -142,7 +144,16 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   /** Starts consuming. Options not given come from the module's `worker` options. */
   async start(options: WorkerOptions = {}): Promise<void> {
-    if (this.loopDone) throw new Error(`Worker ${this.id} is already started.`);
+    if (this.loopDone || this.starting) throw new Error(`Worker ${this.id} is already started.`);
+    this.starting = this.begin(options);
+    try {
+      await this.starting;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  private async begin(options: WorkerOptions): Promise<void> {
     this.opts = resolveWorkerOptions(options, this.options.defaultQueue, '', this.options.worker);
     await this.signals.whenReady();
     this.signals.emit(TaskSignal.WorkerInit, () => this.workerPayload());
@@ -181,6 +192,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * gives back whatever is left. Idempotent.
    */
   stop(): Promise<void> {
+    // A stop that arrives while the worker starts (a signal at boot) waits for the start, then stops.
+    if (this.starting) return this.starting.then(() => this.stop(), () => undefined);
     if (!this.loopDone) return Promise.resolve();
     this.closing ??= this.shutdown();
     return this.closing;
@@ -446,19 +459,45 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state, runtime }));
   }
 
-  /** Acknowledges and, when a slot is wanted, reserves the next message in the same round trip. */
-  private async finish(running: Running, record: ResultRecord | null): Promise<void> {
+  /**
+   * Acknowledges, batched: tasks of one queue that finish in the same tick are
+   * acknowledged in one call, which also reserves as many next messages when
+   * slots are wanted. One round trip and one script call for the lot.
+   */
+  private finish(running: Running, record: ResultRecord | null): Promise<void> {
     const { queue, item } = running;
-    const wantNext = !this.stopping && this.buffer.length === 0;
-    // Round-robin over the worker's queues; with one queue (or when the turn
-    // falls on this queue) the next reserve rides on the ack's round trip.
-    const nextQueue = wantNext ? this.rotate(this.opts!.queues)[0] : queue;
-    const next = wantNext ? this.request(nextQueue, 1, 1) : undefined;
-    const res = await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs }, next);
-    this.inFlight.delete(item.id);
-    if (res) this.accept(nextQueue, res);
-    this.wakeLoop();
+    let batch = this.pendingAcks.get(queue);
+    if (!batch) {
+      batch = { updates: [], runnings: [], waiters: [] };
+      this.pendingAcks.set(queue, batch);
+      setImmediate(() => void this.flushAcks(queue));
+    }
+    batch.updates.push({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs });
+    batch.runnings.push(running);
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
+
+  private async flushAcks(queue: string): Promise<void> {
+    const batch = this.pendingAcks.get(queue);
+    if (!batch) return;
+    this.pendingAcks.delete(queue);
+    const n = batch.runnings.length;
+    const wantNext = !this.stopping && this.buffer.length === 0;
+    // Round-robin over the worker's queues; when the turn falls on this queue
+    // (always, with one queue) the next reserve rides on the ack's round trip.
+    const nextQueue = wantNext ? this.rotate(this.opts!.queues)[0] : queue;
+    const next = wantNext ? this.request(nextQueue, n, n) : undefined;
+    try {
+      const res = await this.transport.ack(batch.updates, next);
+      for (const r of batch.runnings) this.inFlight.delete(r.item.id);
+      if (res) this.accept(nextQueue, res);
+      this.wakeLoop();
+      for (const w of batch.waiters) w.resolve();
+    } catch (err) {
+      for (const w of batch.waiters) w.reject(err);
+    }
+  }
+
 
   private async handleError(running: Running, msg: TaskMessage, def: TaskDefinition, error: unknown, runtime: number): Promise<TaskState> {
     const { queue, item } = running;

@@ -41,7 +41,8 @@ export async function bootstrapWorker(module: Type<unknown> | DynamicModule, opt
   // The same AppModule may start a worker at bootstrap (worker.autostart, for
   // API + worker in one process): here the options given to this entrypoint win.
   if (worker.running) await worker.stop();
-  await worker.start(workerOptions);
+  // Handlers first: a signal that arrives while the worker starts still drains it.
   closeOnSignals(app, 'Worker', () => worker.stop(), exitOnSignal);
+  await worker.start(workerOptions);
   return app;
 }

@@ -25,7 +25,6 @@ interface TaskView {
 
 interface Queued {
   taskId: string;
-  queue: string;
   statusUrl: string;
   waitUrl: string;
 }
@@ -130,13 +129,14 @@ function api(base: string) {
 async function startApi(label: string, env: Record<string, string>) {
   const port = await freePort();
   const proc = start(label, 'sample-app/dist/main.js', { ...env, PORT: String(port) });
-  const client = api(`http://127.0.0.1:${port}`);
+  const base = `http://127.0.0.1:${port}`;
+  const client = api(base);
   await poll(`${label} to answer HTTP`, async () => ((await client.get('/users')).status === 200 ? true : undefined), [proc], BOOT_TIMEOUT_MS);
-  return { proc, client };
+  return { proc, client, base };
 }
 
 /** Environment for the memory:// default: the TASKQUEUE_* settings blanked, so neither the caller's env nor a .env file applies. */
-const DEFAULT_ENV = { TASKQUEUE_BROKER_URL: '', TASKQUEUE_EMBEDDED_WORKER: '', TASKQUEUE_PREFIX: '' };
+const DEFAULT_ENV = { TASKQUEUE_BROKER_URL: '', TASKQUEUE_EMBEDDED_WORKER: '', TASKQUEUE_PREFIX: '', SAMPLE_CLEANUP_EVERY: '1s' };
 
 beforeAll(async () => {
   await promisify(execFile)('npm', ['run', 'build:sample'], { cwd: ROOT, timeout: BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }).catch((err: any) => {
@@ -159,7 +159,7 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
     const res = await app.client.post<{ user: { id: number; email: string } } & Queued>('/users', { email: 'Ada@Example.com' });
     expect(res.status).toBe(201);
     expect(res.body.user).toMatchObject({ email: 'ada@example.com' });
-    expect(res.body.queue).toBe('email');
+    expect(res.body.statusUrl).toBe(`/tasks/${res.body.taskId}`);
 
     const done = await app.client.get<TaskView>(res.body.waitUrl);
     expect(done.status).toBe(200);
@@ -174,12 +174,11 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
     const rows = 200;
     const res = await app.client.post<Queued>('/reports', { rows });
     expect(res.status).toBe(201);
-    expect(res.body.queue).toBe('default');
 
     const progress = await poll(
       'report PROGRESS',
       async () => {
-        const v = (await app.client.get<TaskView>(`/tasks/${res.body.taskId}`)).body; // ?queue= defaults to 'default'
+        const v = (await app.client.get<TaskView>(`/tasks/${res.body.taskId}`)).body;
         if (v.state === 'SUCCESS') throw new Error('the report finished before PROGRESS was seen');
         return v.state === 'PROGRESS' ? v : undefined;
       },
@@ -212,6 +211,41 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
       [app.proc],
     );
     expect(done).toMatchObject({ state: 'SUCCESS', retries: 2, result: { attempts: 3 } });
+  });
+
+  it('runs a fan-out workflow: one task per item, then one aggregate with every result', async () => {
+    const items = ['apple', 'banana', 'cherry', 'date'];
+    const res = await app.client.post<Queued>('/reports/fanout', { items });
+    expect(res.status).toBe(201);
+    const done = await app.client.get<TaskView>(res.body.waitUrl);
+    expect(done.body).toMatchObject({ state: 'SUCCESS', result: { items: 4 } });
+    expect(items).toContain(done.body.result.best);
+    expect((await app.client.post('/reports/fanout', { items: 'nope' })).status).toBe(400);
+  });
+
+  it('runs the periodic schedules with the embedded beat, and shows their next run', async () => {
+    const status = await poll(
+      'a cleanup run by the beat',
+      async () => {
+        const v = (await app.client.get<{ schedules: Array<{ name: string; nextRunAt?: number }>; recentRuns: unknown[] }>('/maintenance')).body;
+        return v.recentRuns.length > 0 ? v : undefined;
+      },
+      [app.proc],
+    );
+    const names = status.schedules.map((x) => x.name).sort();
+    expect(names).toEqual(['maintenance.cleanupOutbox', 'maintenance.nightly']);
+  });
+
+  it('carries the request\'s correlation id into the task it queued', async () => {
+    const res = await fetch(`${app.base}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-correlation-id': 'e2e-corr-1' },
+      body: JSON.stringify({ email: 'corr@example.com' }),
+    });
+    expect(res.headers.get('x-correlation-id')).toBe('e2e-corr-1');
+    const body = (await res.json()) as Queued;
+    const done = await app.client.get<TaskView>(body.waitUrl);
+    expect(done.body.result).toMatchObject({ correlationId: 'e2e-corr-1' });
   });
 
   it('answers 400 on a bad task id and PENDING for an unknown one', async () => {
@@ -252,8 +286,8 @@ describe('sample app on Redis with a separate worker process', () => {
       BOOT_TIMEOUT_MS,
     );
     expect(done.result).toMatchObject({ userId: res.body.user.id, taskId: res.body.taskId });
-    // It ran in the worker process: the worker logged the send, and the API's own outbox is empty.
-    await poll('the worker to log the send', async () => (worker.logs().includes(`(task ${res.body.taskId})`) ? true : undefined), [worker]);
+    // It ran in the worker process: the worker logged the send (TaskLogger's prefix names the task), and the API's own outbox is empty.
+    await poll('the worker to log the send', async () => (worker.logs().includes(`[email.welcome ${res.body.taskId} cid=`) ? true : undefined), [worker]);
     expect((await app.client.get<unknown[]>('/emails')).body).toEqual([]);
 
     const waited = await app.client.get<TaskView>(res.body.waitUrl);

@@ -50,6 +50,8 @@ describe.each([
     const prefetched = await client.for(MathService).add.delay(1, 1); // waits in the worker's prefetch buffer
     await r.revoke({ terminate: true });
     await expect(r.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    // revoke() records REVOKED at once; the worker then records that it terminated the run
+    await until(async () => (await r.record())?.error?.message === 'terminated', 5000, 'the worker to record the termination');
     expect(await r.record()).toMatchObject({ state: 'REVOKED', error: { message: 'terminated' } });
     expect(await prefetched.get({ timeout: 5000 })).toBe(2); // the slot was freed long before the task's 3 s
   });

@@ -1,5 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { Task, TaskContext } from 'nestjs-taskqueue';
+import { Injectable } from '@nestjs/common';
+import { Task, TaskContext, TaskLogger, currentCorrelationId } from 'nestjs-taskqueue';
 
 /** One "sent" email, as kept in the in-memory outbox. */
 export interface OutboxEntry {
@@ -11,6 +11,8 @@ export interface OutboxEntry {
   /** The task that sent it, and on which attempt (0 = first run). */
   taskId: string;
   attempt: number;
+  /** The correlation id of the HTTP request that caused it. */
+  correlationId?: string;
 }
 
 /**
@@ -19,7 +21,8 @@ export interface OutboxEntry {
  */
 @Injectable()
 export class EmailService {
-  private readonly logger = new Logger(EmailService.name);
+  /** Each line starts with the task's name, id and the request's correlation id. */
+  private readonly logger = new TaskLogger(EmailService.name);
   private readonly sent: OutboxEntry[] = [];
 
   constructor(private readonly ctx: TaskContext) {}
@@ -43,10 +46,18 @@ export class EmailService {
       sentAt: new Date().toISOString(),
       taskId: this.ctx.id,
       attempt: this.ctx.retries,
+      correlationId: currentCorrelationId(),
     };
     this.sent.push(entry);
-    this.logger.log(`Sent welcome email to user #${userId} (task ${this.ctx.id}): ${entry.body}`);
+    this.logger.log(`Sent welcome email to user #${userId}: ${entry.body}`);
     return entry;
+  }
+
+  /** Drops all but the newest `keep` entries; returns how many were dropped. */
+  trimOutbox(keep: number): number {
+    const removed = Math.max(0, this.sent.length - keep);
+    this.sent.splice(0, removed);
+    return removed;
   }
 
   /** What this process has sent. */

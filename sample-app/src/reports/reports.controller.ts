@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Post } from '@nestjs/common';
-import { TaskClient } from 'nestjs-taskqueue';
+import { TaskClient, chord } from 'nestjs-taskqueue';
 import { taskLinks, type TaskLinks } from '../tasks/task-view.js';
 import { ReportsService } from './reports.service.js';
 
@@ -15,6 +15,24 @@ export class ReportsController {
       throw new BadRequestException('body.rows must be an integer from 1 to 10000');
     }
     const result = await this.tasks.for(ReportsService).build.delay(rows);
+    return { taskId: result.id, ...taskLinks(result) };
+  }
+
+  /**
+   * A workflow: fan out over `items` (one task each, in parallel on any
+   * worker), then aggregate their results once all are in (a chord).
+   */
+  @Post('fanout')
+  async fanout(@Body() body: { items?: unknown } | undefined): Promise<{ taskId: string } & TaskLinks> {
+    const items = body?.items;
+    if (!Array.isArray(items) || items.length > 1000 || !items.every((i) => typeof i === 'string' && i.length > 0 && i.length <= 100)) {
+      throw new BadRequestException('body.items must be an array of at most 1000 non-empty strings (100 characters at most)');
+    }
+    const t = this.tasks.for(ReportsService);
+    const result = await chord(
+      items.map((item: string) => t.scoreItem.s(item)),
+      t.aggregate.s(),
+    ).delay();
     return { taskId: result.id, ...taskLinks(result) };
   }
 }

@@ -50,4 +50,20 @@ export class ReportsService {
     this.logger.log(`Report ${this.ctx.id}: ${rows} rows in ${steps} steps`);
     return { rows, steps, sum, mean: rows ? sum / rows : 0, min: rows ? min : 0, max: rows ? max : 0 };
   }
+
+  /** One item of a fan-out: stands in for a per-item lookup (a price, a score). */
+  @Task({ name: 'reports.scoreItem', retry: { max: 2, delay: '100ms' } })
+  async scoreItem(item: string): Promise<{ item: string; score: number }> {
+    await sleep(20, undefined, { signal: this.ctx.signal });
+    let score = 0;
+    for (const ch of item) score = (score * 31 + ch.charCodeAt(0)) % 1000;
+    return { item, score };
+  }
+
+  /** The chord's callback: runs once, with every item's result in order. */
+  @Task('reports.aggregate')
+  aggregate(scores: Array<{ item: string; score: number }>): { items: number; total: number; best: string | null } {
+    const best = scores.reduce<{ item: string; score: number } | null>((a, b) => (a === null || b.score > a.score ? b : a), null);
+    return { items: scores.length, total: scores.reduce((t, s) => t + s.score, 0), best: best?.item ?? null };
+  }
 }

@@ -1,16 +1,14 @@
 import { TaskState, type AsyncResult, type ResultRecord } from 'nestjs-taskqueue';
 
-/** Where a client follows a queued task. The queue is part of the lookup, so it is in the links. */
+/** Where a client follows a queued task: by id alone. */
 export interface TaskLinks {
-  queue: string;
   statusUrl: string;
   waitUrl: string;
 }
 
 export function taskLinks(result: AsyncResult<unknown>): TaskLinks {
   const id = encodeURIComponent(result.id);
-  const q = encodeURIComponent(result.queue);
-  return { queue: result.queue, statusUrl: `/tasks/${id}?queue=${q}`, waitUrl: `/tasks/${id}/wait?queue=${q}` };
+  return { statusUrl: `/tasks/${id}`, waitUrl: `/tasks/${id}/wait` };
 }
 
 /** What GET /tasks/:id answers. */

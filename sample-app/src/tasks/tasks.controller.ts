@@ -1,29 +1,24 @@
-import { BadRequestException, Controller, Get, GatewayTimeoutException, Param, Query } from '@nestjs/common';
-import { TaskClient, TaskError, TaskRevokedError, TaskState, TaskTimeoutError, type AsyncResult } from 'nestjs-taskqueue';
+import { BadRequestException, Controller, Get, GatewayTimeoutException, Param } from '@nestjs/common';
+import { TaskClient, TaskError, TaskQueueConfigError, TaskRevokedError, TaskState, TaskTimeoutError, type AsyncResult } from 'nestjs-taskqueue';
 import { taskView, type TaskView } from './task-view.js';
 
-/** Task ids and queue names: what the library accepts ([A-Za-z0-9._:-], 1 to 200 characters). */
-const NAME = /^[A-Za-z0-9._:-]{1,200}$/;
-
 /**
- * Task status. A result is looked up by id *and queue*, so `?queue=` names the
- * queue the task was published to; it defaults to 'default' (the module's
- * default queue). The email task is on 'email': POST /users answers with
- * links that carry it.
+ * Task status, by id: the library finds the task in any queue this application
+ * knows. `tasks.result()` refuses ids that cannot be task ids, which becomes a 400.
  */
 @Controller('tasks')
 export class TasksController {
   constructor(private readonly tasks: TaskClient) {}
 
   @Get(':id')
-  async status(@Param('id') id: string, @Query('queue') queue?: string): Promise<TaskView> {
-    return taskView(id, await this.handle(id, queue).record());
+  async status(@Param('id') id: string): Promise<TaskView> {
+    return taskView(id, await this.handle(id).record());
   }
 
   /** Waits up to 10 s for the task to finish; 504 (with the current state) if it has not. */
   @Get(':id/wait')
-  async wait(@Param('id') id: string, @Query('queue') queue?: string): Promise<TaskView> {
-    const result = this.handle(id, queue);
+  async wait(@Param('id') id: string): Promise<TaskView> {
+    const result = this.handle(id);
     try {
       return { id, task: result.taskName, state: TaskState.SUCCESS, result: await result.get({ timeout: '10s' }) };
     } catch (err) {
@@ -34,9 +29,12 @@ export class TasksController {
     }
   }
 
-  private handle(id: string, queue = 'default'): AsyncResult<unknown> {
-    if (!NAME.test(id)) throw new BadRequestException('id: use 1 to 200 characters from A-Z a-z 0-9 . _ : -');
-    if (!NAME.test(queue)) throw new BadRequestException('queue: use 1 to 200 characters from A-Z a-z 0-9 . _ : -');
-    return this.tasks.result(id, queue);
+  private handle(id: string): AsyncResult<unknown> {
+    try {
+      return this.tasks.result(id);
+    } catch (err) {
+      if (err instanceof TaskQueueConfigError) throw new BadRequestException(err.message);
+      throw err;
+    }
   }
 }

@@ -470,11 +470,13 @@ export class MemoryTransport implements Transport {
     this.store(this.queue(queue), record.id, record, resultTtlMs);
   }
 
-  async ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined> {
-    const q = this.queue(update.queue);
-    q.unhold(update.id);
-    q.redeliveries.delete(update.id);
-    this.storeFinal(update.queue, q, update.id, update.record, update.resultTtlMs);
+  async ack(update: TerminalUpdate | TerminalUpdate[], next?: ReserveRequest): Promise<ReserveResult | undefined> {
+    for (const u of Array.isArray(update) ? update : [update]) {
+      const q = this.queue(u.queue);
+      q.unhold(u.id);
+      q.redeliveries.delete(u.id);
+      this.storeFinal(u.queue, q, u.id, u.record, u.resultTtlMs);
+    }
     return next && next.max > 0 ? this.reserveIn(next, Date.now()) : undefined;
   }
 

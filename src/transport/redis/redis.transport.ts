@@ -196,17 +196,32 @@ export class RedisTransport implements Transport {
     await this.client.set(this.keys.result(queue, record.id), JSON.stringify(record), 'PX', resultTtlMs);
   }
 
-  async ack(update: TerminalUpdate, next?: ReserveRequest): Promise<ReserveResult | undefined> {
-    if (next && next.queue !== update.queue) {
-      // The ack script can only reserve from the acked message's queue (one hash slot).
-      await this.ack(update);
+  async ack(update: TerminalUpdate | TerminalUpdate[], next?: ReserveRequest): Promise<ReserveResult | undefined> {
+    const updates = Array.isArray(update) ? update : [update];
+    const queue = updates[0]?.queue ?? next?.queue;
+    if (queue === undefined) return undefined;
+    if (updates.some((u) => u.queue !== queue)) {
+      // One call per queue (each queue is its own hash slot).
+      const byQueue = new Map<string, TerminalUpdate[]>();
+      for (const u of updates) byQueue.set(u.queue, [...(byQueue.get(u.queue) ?? []), u]);
+      let res: ReserveResult | undefined;
+      for (const [q, list] of byQueue) res = (await this.ack(list, next?.queue === q ? next : undefined)) ?? res;
+      if (next && !byQueue.has(next.queue)) res = await this.reserve(next);
+      return res;
+    }
+    if (next && next.queue !== queue) {
+      // The ack script can only reserve from the acked messages' queue (one hash slot).
+      await this.ack(updates);
       return this.reserve(next);
     }
     const now = Date.now();
-    const reserveArgs = next ? this.reserveArgs(next, now).slice(1) : [0, 0, 0, '', 0, 0, 0];
-    const reply = await this.script('ack')(this.keys.base(update.queue), update.id, update.record ? JSON.stringify(update.record) : '', update.resultTtlMs, now, ...reserveArgs);
+    const args: Array<string | number> = [updates.length];
+    for (const u of updates) args.push(u.id, u.record ? JSON.stringify(u.record) : '', u.resultTtlMs);
+    args.push(now, ...(next ? this.reserveArgs(next, now).slice(1) : [0, 0, 0, '', 0, 0, 0]));
+    const reply = await this.script('ack')(this.keys.base(queue), ...args);
     return next && reply ? this.parseReserve(reply as Reply) : undefined;
   }
+
 
   async retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void> {
     await this.script('retry')(this.keys.base(update.queue), update.id, JSON.stringify(update.record), update.resultTtlMs, raw, priority, dueAt, Date.now());
@@ -503,10 +518,14 @@ export class RedisTransport implements Transport {
     this.blocking = undefined;
     this.subscriber = undefined;
     if (this.ownsClient) {
-      try {
-        await this.client.quit();
-      } catch {
-        this.client.disconnect();
+      // quit() would wait through ioredis's reconnect attempts when Redis is down.
+      if (this.client.status !== 'ready') this.client.disconnect();
+      else {
+        try {
+          await this.client.quit();
+        } catch {
+          this.client.disconnect();
+        }
       }
     }
   }

@@ -1,0 +1,267 @@
+/**
+ * GET /health of the sample app over real HTTP: the API and a separate worker
+ * process on Redis. 200 while the worker heartbeats; 503 with the reason once
+ * it is gone past TASKQUEUE_HEALTH_WORKER_MAX_AGE; 503 when Redis itself goes
+ * away (a redis-server of this test's own, never the shared one). Every wait
+ * is a poll with a deadline.
+ *
+ * The sample is compiled with the library sources into a directory of this
+ * file's own (test/e2e/.build/health-app), not with `nest build` into
+ * sample-app/dist: sample-app.e2e-spec.ts empties that directory when it
+ * builds, and jest may run both files at once.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BUILD = join(ROOT, 'test/e2e/.build/health-app');
+const OUT = join(BUILD, 'out');
+const API = join(OUT, 'sample-app/src/main.js');
+const WORKER = join(OUT, 'sample-app/src/worker.js');
+const BUILD_TIMEOUT_MS = 180_000;
+const BOOT_TIMEOUT_MS = 30_000;
+/** Workers heartbeat every 5 s (a third of the default 15 s lease): the threshold must be above that. */
+const WORKER_MAX_AGE_MS = 8000;
+
+interface HealthBody {
+  status: 'ok' | 'error';
+  info?: Record<string, { status: string; [k: string]: unknown }>;
+  error?: Record<string, { status: string; message?: string; [k: string]: unknown }>;
+}
+
+class Proc {
+  readonly child: ChildProcess;
+  private output = '';
+  readonly exited: Promise<unknown>;
+
+  constructor(
+    readonly label: string,
+    command: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ) {
+    this.child = spawn(command, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  logs(): string {
+    return `--- ${this.label} output ---\n${this.output}`;
+  }
+
+  async kill(): Promise<void> {
+    if (this.running) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+const procs: Proc[] = [];
+
+function start(label: string, command: string, args: string[], env?: Record<string, string>): Proc {
+  const p = new Proc(label, command, args, env);
+  procs.push(p);
+  return p;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `probe` until it returns a value; fails past the deadline or when one of `alive` dies. */
+async function poll<T>(what: string, probe: () => Promise<T | undefined>, alive: Proc[], timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const p of alive) if (!p.running) throw new Error(`${p.label} exited while waiting for ${what}\n${p.logs()}`);
+    const value = await probe().catch((err: unknown) => {
+      // fetch's TypeError while a server boots (not `instanceof`: another realm under jest)
+      if ((err as Error)?.name === 'TypeError' && (err as Error).message === 'fetch failed') return undefined;
+      throw err;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${procs.map((p) => p.logs()).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function health(base: string): Promise<{ status: number; body: HealthBody }> {
+  const res = await fetch(`${base}/health`);
+  return { status: res.status, body: (await res.json()) as HealthBody };
+}
+
+/** Starts the API on a free port; resolves once it answers HTTP. */
+async function startApi(env: Record<string, string>): Promise<{ proc: Proc; base: string }> {
+  const port = await freePort();
+  const proc = start('api', process.execPath, [API], { ...env, PORT: String(port) });
+  const base = `http://127.0.0.1:${port}`;
+  await poll('the API to answer HTTP', async () => ((await fetch(`${base}/users`)).ok ? true : undefined), [proc], BOOT_TIMEOUT_MS);
+  return { proc, base };
+}
+
+/** A redis-server of this test's own, on a free port, without persistence. */
+async function startRedis(): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const proc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
+  const url = `redis://127.0.0.1:${port}`;
+  await poll(
+    'redis-server to answer PING',
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port });
+        const done = (ok: true | undefined) => {
+          socket.destroy();
+          resolve(ok);
+        };
+        socket.once('error', () => done(undefined));
+        socket.once('connect', () => socket.write('PING\r\n'));
+        socket.once('data', (d) => done(String(d).startsWith('+PONG') ? true : undefined));
+      }),
+    [proc],
+    BOOT_TIMEOUT_MS,
+  );
+  return { proc, url };
+}
+
+beforeAll(async () => {
+  rmSync(BUILD, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  const up = '../../../..';
+  writeFileSync(
+    join(BUILD, 'tsconfig.json'),
+    JSON.stringify({
+      extends: `${up}/tsconfig.json`,
+      compilerOptions: {
+        rootDir: up,
+        outDir: './out',
+        types: ['node'],
+        declaration: false,
+        sourceMap: false,
+        paths: {
+          'nestjs-taskqueue': [`${up}/src/index.ts`],
+          'nestjs-taskqueue/health': [`${up}/src/health/index.ts`],
+          'nestjs-taskqueue/testing': [`${up}/src/testing/index.ts`],
+        },
+      },
+      include: [`${up}/src/**/*.ts`, `${up}/sample-app/src/**/*.ts`],
+    }),
+  );
+  // The compiled sample imports the package by name; this package.json makes
+  // that name resolve to the compiled sources next to it (a self-reference).
+  writeFileSync(
+    join(OUT, 'package.json'),
+    JSON.stringify({
+      name: 'nestjs-taskqueue',
+      private: true,
+      type: 'module',
+      exports: { '.': './src/index.js', './health': './src/health/index.js', './testing': './src/testing/index.js' },
+    }),
+  );
+  await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', join(BUILD, 'tsconfig.json')], {
+    cwd: ROOT,
+    timeout: BUILD_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: any) => {
+    throw new Error(`Compiling the sample app failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+  });
+}, BUILD_TIMEOUT_MS + 10_000);
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.kill()));
+});
+
+describe('GET /health on Redis with a separate worker', () => {
+  const prefix = testPrefix('health-e2e');
+  const env = {
+    TASKQUEUE_BROKER_URL: REDIS_URL,
+    TASKQUEUE_PREFIX: prefix,
+    TASKQUEUE_EMBEDDED_WORKER: 'false',
+    TASKQUEUE_HEALTH_WORKER_MAX_AGE: String(WORKER_MAX_AGE_MS),
+  };
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+    await cleanupPrefix(prefix);
+  });
+
+  it('is 503 without a worker, 200 while the worker runs, and 503 with the reason once the worker is gone past the threshold', async () => {
+    const api = await startApi(env);
+
+    const before = await health(api.base);
+    expect(before.status).toBe(503);
+    expect(before.body).toMatchObject({
+      status: 'error',
+      info: { broker: { status: 'up' } },
+      error: { workers: { status: 'down', message: `no worker has sent a heartbeat in the last ${WORKER_MAX_AGE_MS} ms (0 of 1 required)` } },
+    });
+
+    const worker = start('worker', process.execPath, [WORKER], env);
+    const up = await poll('GET /health 200', async () => {
+      const res = await health(api.base);
+      return res.status === 200 ? res : undefined;
+    }, [api.proc, worker], BOOT_TIMEOUT_MS);
+    expect(up.body).toMatchObject({
+      status: 'ok',
+      info: { broker: { status: 'up', latencyMs: expect.any(Number) }, workers: { status: 'up', workers: 1, required: 1, maxHeartbeatAgeMs: WORKER_MAX_AGE_MS } },
+    });
+
+    // SIGKILL: no clean stop, so its last heartbeat stays in Redis and ages past the threshold.
+    await worker.kill();
+    const down = await poll('GET /health 503 after the worker died', async () => {
+      const res = await health(api.base);
+      return res.status === 503 ? res : undefined;
+    }, [api.proc], WORKER_MAX_AGE_MS + 20_000);
+    expect(down.body).toMatchObject({
+      status: 'error',
+      info: { broker: { status: 'up' } },
+      error: { workers: { status: 'down', workers: 0, message: `no worker has sent a heartbeat in the last ${WORKER_MAX_AGE_MS} ms (0 of 1 required)` } },
+    });
+  }, 90_000);
+});
+
+describe('GET /health when Redis goes away', () => {
+  it('is 200, then 503 saying the broker is unreachable once redis-server is killed', async () => {
+    const redis = await startRedis();
+    const env = {
+      TASKQUEUE_BROKER_URL: redis.url,
+      TASKQUEUE_PREFIX: testPrefix('health-e2e-down'),
+      TASKQUEUE_EMBEDDED_WORKER: 'false',
+      TASKQUEUE_HEALTH_WORKER_MAX_AGE: String(WORKER_MAX_AGE_MS),
+    };
+    const api = await startApi(env);
+    const worker = start('worker (own redis)', process.execPath, [WORKER], env);
+    await poll('GET /health 200', async () => ((await health(api.base)).status === 200 ? true : undefined), [api.proc, worker, redis.proc], BOOT_TIMEOUT_MS);
+
+    await redis.proc.kill();
+    const down = await poll('GET /health 503 after Redis died', async () => {
+      const res = await health(api.base);
+      return res.status === 503 ? res : undefined;
+    }, [api.proc], 30_000);
+    expect(down.body.status).toBe('error');
+    expect(down.body.error?.broker).toMatchObject({ status: 'down', message: expect.stringMatching(/^broker unreachable: /) });
+    expect(down.body.error?.workers).toMatchObject({ status: 'down', message: expect.stringMatching(/^broker unreachable: /) });
+    // The API stays up and keeps answering.
+    expect(api.proc.running).toBe(true);
+    expect((await health(api.base)).status).toBe(503);
+  }, 90_000);
+});
