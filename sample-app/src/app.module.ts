@@ -1,6 +1,7 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TaskCorrelationMiddleware, TaskQueueModule } from 'nestjs-taskqueue';
+import { TaskQueueDashboardModule } from 'nestjs-taskqueue/dashboard';
 import { EmailModule } from './email/email.module.js';
 import { FlakyModule } from './flaky/flaky.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -30,6 +31,8 @@ import { UsersModule } from './users/users.module.js';
     TasksModule,
     HealthModule,
     MaintenanceModule,
+    // The operators' dashboard at /taskqueue (protect it with canActivate in a real app).
+    TaskQueueDashboardModule.forRoot(),
   ],
 })
 export class AppModule implements NestModule {

@@ -131,12 +131,8 @@ export function buildCli(io: CliIO): Command {
     .description('a task\'s state and result or error')
     .action((id: string, o: { queue?: string }) =>
       run(async ({ client, inspector }) => {
-        const queues = o.queue ? [o.queue] : await inspector.queues();
-        for (const queue of queues) {
-          const record = await client.result(id, queue).record();
-          if (record) return { queue, ...record };
-        }
-        return { id, state: 'PENDING' };
+        const found = o.queue ? { queue: o.queue, record: await client.result(id, o.queue).record() } : await inspector.findTask(id);
+        return found?.record ? { queue: found.queue, ...found.record } : { id, state: 'PENDING' };
       })(),
     );
 
@@ -148,16 +144,9 @@ export function buildCli(io: CliIO): Command {
     .description('revoke tasks: they will not start; with --terminate, running ones are aborted')
     .action((ids: string[], o: { queue?: string; terminate?: boolean }) =>
       run(async ({ client, inspector }) => {
-        const queues = o.queue ? [o.queue] : await inspector.queues();
         for (const id of ids) {
-          let found = false;
-          for (const queue of queues) {
-            if (!(await client.result(id, queue).record())) continue;
-            await client.result(id, queue).revoke({ terminate: o.terminate });
-            found = true;
-            break;
-          }
-          if (!found) await client.result(id, o.queue).revoke({ terminate: o.terminate });
+          const queue = o.queue ?? (await inspector.findTask(id))?.queue;
+          await client.result(id, queue).revoke({ terminate: o.terminate });
         }
         return `revoked ${ids.length} task(s)${o.terminate ? ' (terminate)' : ''}`;
       })(),

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { toMs, type Duration } from '../protocol/duration.js';
 import { assertName } from '../protocol/validate.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
+import type { ResultRecord } from '../protocol/result.js';
 import type { ParkedEntry, QueueCounts, Transport, WorkerInfo } from '../transport/transport.interface.js';
 
 /**
@@ -21,6 +22,12 @@ export class TaskInspector {
   /** Queues that hold anything in the broker. */
   queues(): Promise<string[]> {
     return this.transport.listQueues();
+  }
+
+  /** Finds a task's record in any queue of the broker (one round trip after listing the queues). */
+  async findTask(id: string): Promise<{ queue: string; record: ResultRecord } | null> {
+    assertName('task id', id);
+    return this.transport.findResult(await this.transport.listQueues(), id);
   }
 
   /** Messages ready, delayed and reserved, and the sizes of the dead-letter and rejected lists. */

@@ -1,0 +1,3 @@
+export { TaskQueueDashboardModule } from './dashboard.module.js';
+export type { TaskQueueDashboardOptions } from './dashboard.options.js';
+export type { DashboardOverview } from './dashboard.controller.js';
