@@ -11,12 +11,17 @@
  * builds, and jest may run both files at once.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+
+/** The package's entry points ('' for the root, '/health', ...), from its own exports map. */
+const SUBPATHS = Object.keys((JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports)
+  .filter((k) => k !== './package.json')
+  .map((k) => k.slice(1));
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD = join(ROOT, 'test/e2e/.build/health-app');
@@ -157,11 +162,7 @@ beforeAll(async () => {
         types: ['node'],
         declaration: false,
         sourceMap: false,
-        paths: {
-          'nestjs-taskqueue': [`${up}/src/index.ts`],
-          'nestjs-taskqueue/health': [`${up}/src/health/index.ts`],
-          'nestjs-taskqueue/testing': [`${up}/src/testing/index.ts`],
-        },
+        paths: Object.fromEntries(SUBPATHS.map((sub) => [`nestjs-taskqueue${sub}`, [`${up}/src${sub}/index.ts`]])),
       },
       include: [`${up}/src/**/*.ts`, `${up}/sample-app/src/**/*.ts`],
     }),
@@ -174,7 +175,7 @@ beforeAll(async () => {
       name: 'nestjs-taskqueue',
       private: true,
       type: 'module',
-      exports: { '.': './src/index.js', './health': './src/health/index.js', './testing': './src/testing/index.js' },
+      exports: Object.fromEntries(SUBPATHS.map((sub) => [`.${sub}`, `./src${sub}/index.js`])),
     }),
   );
   await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', join(BUILD, 'tsconfig.json')], {

@@ -69,7 +69,7 @@ describe('taskqueue CLI', () => {
     expect((await cli('--json', 'queues', 'elsewhere')).out).toMatch(/"ready": 0/);
     const bad = await cli('result', 'has space');
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/"result id"/);
+    expect(bad.err).toMatch(/"task id"/);
     expect((await cli('nonsense')).code).not.toBe(0);
   });
 });
