@@ -10,20 +10,19 @@
  * sample-app/dist: sample-app.e2e-spec.ts empties that directory when it
  * builds, and jest may run both files at once.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+import { ManagedProcess, ROOT, freePort, poll } from '../utils/processes.js';
 
 /** The package's entry points ('' for the root, '/health', ...), from its own exports map. */
 const SUBPATHS = Object.keys((JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports)
   .filter((k) => k !== './package.json')
   .map((k) => k.slice(1));
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD = join(ROOT, 'test/e2e/.build/health-app');
 const OUT = join(BUILD, 'out');
 const API = join(OUT, 'sample-app/src/main.js');
@@ -39,75 +38,12 @@ interface HealthBody {
   error?: Record<string, { status: string; message?: string; [k: string]: unknown }>;
 }
 
-class Proc {
-  readonly child: ChildProcess;
-  private output = '';
-  readonly exited: Promise<unknown>;
+const procs: ManagedProcess[] = [];
 
-  constructor(
-    readonly label: string,
-    command: string,
-    args: string[],
-    env: Record<string, string> = {},
-  ) {
-    this.child = spawn(command, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-    };
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
-    this.exited = new Promise((resolve) => this.child.once('exit', resolve));
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  logs(): string {
-    return `--- ${this.label} output ---\n${this.output}`;
-  }
-
-  async kill(): Promise<void> {
-    if (this.running) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
-  }
-}
-
-const procs: Proc[] = [];
-
-function start(label: string, command: string, args: string[], env?: Record<string, string>): Proc {
-  const p = new Proc(label, command, args, env);
+function start(label: string, command: string, args: string[], env?: Record<string, string>): ManagedProcess {
+  const p = new ManagedProcess(label, command, args, env);
   procs.push(p);
   return p;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Polls `probe` until it returns a value; fails past the deadline or when one of `alive` dies. */
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, alive: Proc[], timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const p of alive) if (!p.running) throw new Error(`${p.label} exited while waiting for ${what}\n${p.logs()}`);
-    const value = await probe().catch((err: unknown) => {
-      // fetch's TypeError while a server boots (not `instanceof`: another realm under jest)
-      if ((err as Error)?.name === 'TypeError' && (err as Error).message === 'fetch failed') return undefined;
-      throw err;
-    });
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${procs.map((p) => p.logs()).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function health(base: string): Promise<{ status: number; body: HealthBody }> {
@@ -116,7 +52,7 @@ async function health(base: string): Promise<{ status: number; body: HealthBody 
 }
 
 /** Starts the API on a free port; resolves once it answers HTTP. */
-async function startApi(env: Record<string, string>): Promise<{ proc: Proc; base: string }> {
+async function startApi(env: Record<string, string>): Promise<{ proc: ManagedProcess; base: string }> {
   const port = await freePort();
   const proc = start('api', process.execPath, [API], { ...env, PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
@@ -125,7 +61,7 @@ async function startApi(env: Record<string, string>): Promise<{ proc: Proc; base
 }
 
 /** A redis-server of this test's own, on a free port, without persistence. */
-async function startRedis(): Promise<{ proc: Proc; url: string }> {
+async function startRedis(): Promise<{ proc: ManagedProcess; url: string }> {
   const port = await freePort();
   const proc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
   const url = `redis://127.0.0.1:${port}`;

@@ -3,13 +3,11 @@
  * with its embedded worker on memory://, then the API and a separate worker
  * process on Redis. No mocks; every wait is a poll with a deadline.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+import { ManagedProcess, ROOT, freePort, poll } from '../utils/processes.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD_TIMEOUT_MS = 120_000;
 const BOOT_TIMEOUT_MS = 30_000;
 
@@ -29,86 +27,12 @@ interface Queued {
   waitUrl: string;
 }
 
-/** A spawned process of the sample app, with its output kept for failure messages. */
-class AppProcess {
-  readonly child: ChildProcess;
-  private output = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+const children: ManagedProcess[] = [];
 
-  constructor(
-    readonly label: string,
-    entry: string,
-    env: Record<string, string>,
-  ) {
-    this.child = spawn(process.execPath, [entry], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-    };
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  logs(): string {
-    return `--- ${this.label} output ---\n${this.output}`;
-  }
-
-  /** Sends SIGTERM and waits for the exit. */
-  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.running) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-
-  kill(): void {
-    if (this.running) this.child.kill('SIGKILL');
-  }
-}
-
-const children: AppProcess[] = [];
-
-function start(label: string, entry: string, env: Record<string, string>): AppProcess {
-  const p = new AppProcess(label, entry, env);
+function start(label: string, entry: string, env: Record<string, string>): ManagedProcess {
+  const p = new ManagedProcess(label, process.execPath, [entry], env);
   children.push(p);
   return p;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Polls `probe` until it returns a value other than undefined; fails past the
- * deadline, if a process dies, or if `probe` throws anything but a connection
- * failure (fetch's TypeError, while a server boots).
- */
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, procs: AppProcess[], timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const p of procs) if (!p.running) throw new Error(`${p.label} exited while waiting for ${what}\n${p.logs()}`);
-    const value = await probe().catch((err: unknown) => {
-      // Not `instanceof`: under jest, fetch's errors come from another realm.
-      if ((err as Error)?.name === 'TypeError' && (err as Error).message === 'fetch failed') return undefined;
-      throw err;
-    });
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${procs.map((p) => p.logs()).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** A client of one running API. */

@@ -15,14 +15,11 @@ import {
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { CanvasTasks } from '../fixtures/canvas.service.js';
 import { createTaskApp } from '../utils/app.js';
-import { REDIS_URL, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
+import { BROKERS, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-describe.each([
-  ['redis', () => REDIS_URL],
-  ['memory', () => `memory://canvas-${Math.random().toString(36).slice(2)}`],
-] as const)('canvas on %s', (kind, brokerUrl) => {
+describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
   const prefix = testPrefix(`canvas-${kind}`);
   let app: TestingModule;
   let client: TaskClient;

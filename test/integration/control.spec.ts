@@ -3,12 +3,9 @@ import { TaskClient, TaskInspector, TaskRevokedError, TaskWorker } from '../../s
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { MathService } from '../fixtures/math.service.js';
 import { createTaskApp } from '../utils/app.js';
-import { REDIS_URL, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
+import { BROKERS, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 
-describe.each([
-  ['redis', () => REDIS_URL],
-  ['memory', () => `memory://control-${Math.random().toString(36).slice(2)}`],
-] as const)('remote control on %s', (kind, brokerUrl) => {
+describe.each(BROKERS)('remote control on %s', (kind, brokerUrl) => {
   const prefix = testPrefix(`control-${kind}`);
   let app: TestingModule;
   let client: TaskClient;

@@ -15,14 +15,9 @@ import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { MathService } from '../fixtures/math.service.js';
 import { createTaskApp } from '../utils/app.js';
-import { REDIS_URL, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
+import { BROKERS, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 
-const brokers = [
-  ['redis', () => REDIS_URL],
-  ['memory', () => `memory://core-${Math.random().toString(36).slice(2)}`],
-] as const;
-
-describe.each(brokers)('core path on %s', (kind, brokerUrl) => {
+describe.each(BROKERS)('core path on %s', (kind, brokerUrl) => {
   const prefix = testPrefix(`core-${kind}`);
   let app: TestingModule;
   let client: TaskClient;

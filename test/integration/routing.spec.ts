@@ -4,12 +4,9 @@ import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { MathService } from '../fixtures/math.service.js';
 import { createTaskApp } from '../utils/app.js';
-import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+import { BROKERS, cleanupPrefix, testPrefix } from '../utils/redis.js';
 
-describe.each([
-  ['redis', () => REDIS_URL],
-  ['memory', () => `memory://routing-${Math.random().toString(36).slice(2)}`],
-] as const)('priorities and queues on %s', (kind, brokerUrl) => {
+describe.each(BROKERS)('priorities and queues on %s', (kind, brokerUrl) => {
   const prefix = testPrefix(`routing-${kind}`);
   let app: TestingModule;
   let client: TaskClient;
@@ -79,10 +76,7 @@ describe.each([
   });
 });
 
-describe.each([
-  ['redis', () => REDIS_URL],
-  ['memory', () => `memory://lookup-${Math.random().toString(36).slice(2)}`],
-] as const)('results by id alone on %s', (kind, brokerUrl) => {
+describe.each(BROKERS)('results by id alone on %s', (kind, brokerUrl) => {
   const prefix = testPrefix(`lookup-${kind}`);
   let app: TestingModule;
   let client: TaskClient;

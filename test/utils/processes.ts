@@ -1,4 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -40,4 +42,83 @@ export async function spawnNode(script: string, env: Record<string, string>, rea
 
 export function killAll(children: Child[]): void {
   for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+}
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A spawned process (run from the repository root), its output kept for failure messages. */
+export class ManagedProcess {
+  readonly child: ChildProcess;
+  private output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(
+    readonly label: string,
+    command: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ) {
+    this.child = spawn(command, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  logs(): string {
+    return `--- ${this.label} output ---\n${this.output}`;
+  }
+
+  /** Sends SIGTERM and waits for the exit. */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+
+  /** SIGKILL, then waits for the exit. */
+  async kill(): Promise<void> {
+    if (this.running) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+/** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined; fails past the
+ * deadline, if one of `alive` dies, or if `probe` throws anything but a
+ * connection failure (fetch's TypeError while a server boots).
+ */
+export async function poll<T>(what: string, probe: () => Promise<T | undefined>, alive: ManagedProcess[], timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const p of alive) if (!p.running) throw new Error(`${p.label} exited while waiting for ${what}\n${p.logs()}`);
+    const value = await probe().catch((err: unknown) => {
+      // Not `instanceof`: under jest, fetch's errors come from another realm.
+      if ((err as Error)?.name === 'TypeError' && (err as Error).message === 'fetch failed') return undefined;
+      throw err;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${alive.map((p) => p.logs()).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -32,3 +32,12 @@ export async function until(predicate: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * The two brokers every behaviour must hold on: `describe.each(BROKERS)` runs a
+ * suite once on Redis and once on a fresh in-process memory:// broker.
+ */
+export const BROKERS = [
+  ['redis', () => REDIS_URL],
+  ['memory', () => `memory://test-${randomUUID().slice(0, 8)}`],
+] as const;
