@@ -78,6 +78,7 @@ export class TaskQueueExplorer implements OnModuleInit {
       softTimeLimitMs: optionalMs(meta.softTimeLimit, at('softTimeLimit')),
       expiresMs: optionalMs(meta.expires, at('expires')),
       ignoreResult: meta.ignoreResult ?? false,
+      rateLimit: meta.rateLimit === undefined ? undefined : parseRateLimit(meta.rateLimit, at('rateLimit')),
     };
   }
 }
@@ -94,4 +95,16 @@ export function resolveRetry(r: RetryOptions, option: string): ResolvedRetry {
     maxDelayMs: toMs(r.maxDelay ?? '10m', `${option}.maxDelay`),
     jitter: r.jitter ?? true,
   };
+}
+
+const RATE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** '10/s', '100/m', '1000/h', or a number per second. */
+export function parseRateLimit(value: string | number, option: string): { limit: number; intervalMs: number } {
+  const m = typeof value === 'number' ? [String(value), String(value), 's'] : /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*$/.exec(value);
+  const limit = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isFinite(limit) || limit <= 0) {
+    throw new TaskQueueConfigError(option, value, "expected a positive rate such as '10/s', '100/m' or '1000/h'");
+  }
+  return { limit, intervalMs: RATE_UNITS[m[2]] };
 }

@@ -19,6 +19,8 @@ export interface TaskDefinition {
   softTimeLimitMs?: number;
   expiresMs?: number;
   ignoreResult: boolean;
+  /** At most `limit` starts per `intervalMs`, across workers. */
+  rateLimit?: { limit: number; intervalMs: number };
 }
 
 /** Every task of this application, by name and by class + method. Final after bootstrap. */

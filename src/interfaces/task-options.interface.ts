@@ -40,6 +40,14 @@ export interface TaskOptions {
   expires?: Duration;
   /** Store no result (a caller cannot wait for it). @default false */
   ignoreResult?: boolean;
+  /**
+   * At most this many starts of the task per second, minute or hour across every
+   * worker: `'10/s'`, `'100/m'`, `'1000/h'` (a number alone is per second).
+   * Starts are spaced evenly (interval / limit apart). A task over the limit
+   * gets the next free slot and waits in the broker until then; waiting is not
+   * a retry.
+   */
+  rateLimit?: string | number;
 }
 
 /** Resolved retry policy. @internal */

@@ -196,6 +196,14 @@ export interface Transport {
    */
   chordFail(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<string | null>;
 
+  /**
+   * Reserves the next start slot of a rate-limited task: starts are spaced by
+   * `intervalMs / limit` across every worker, so no window of `intervalMs`
+   * holds more than `limit`. Returns how many ms from now the
+   * slot is (0: start now); the slot is the caller's, whether it waits or not.
+   */
+  reserveRateSlot(task: string, limit: number, intervalMs: number): Promise<number>;
+
   getResult(queue: string, id: string): Promise<ResultRecord | null>;
 
   /** Looks for a task's record in each of `queues` (one round trip); null when none has one. */

@@ -54,6 +54,9 @@ import {
 import { taskContextStorage, type TaskContextState } from './task-context.js';
 import { correlationStorage } from '../context/correlation.js';
 
+/** Header of a message that holds a rate-limit slot already (it waited for it). @internal */
+export const RATE_SLOT_HEADER = 'taskqueue-rate-slot';
+
 interface Running {
   queue: string;
   item: ReservedItem;
@@ -371,6 +374,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const err = new UnknownTaskError(msg.task, `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`);
       return this.rejectMessage(running, err.message, msg.id, err, msg);
     }
+    if (def.rateLimit) {
+      const admitted = await this.admitRate(running, msg, def.rateLimit);
+      if (!admitted) return;
+      msg = admitted;
+    }
     const request = () =>
       ({ id: msg.id, task: msg.task, queue, args: msg.args, retries: msg.retries, headers: msg.headers ?? {}, parentId: msg.parentId, rootId: msg.rootId, worker: this.id }) as const;
     this.signals.emit(TaskSignal.Received, () => payload(TaskReceivedSignal, request()));
@@ -595,6 +603,34 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       for (const eb of msg.linkError) plan(eb, [msg.id, error], { rest: [], parentId: msg.id, rootId: msg.rootId ?? msg.id }, errbacks);
       await this.workflow.execute(errbacks, this.inherited(msg));
     }
+  }
+
+  /**
+   * Rate limit: a message without a slot reserves the task's next one; when it
+   * is in the future, the message waits in the broker until then and runs
+   * without reserving again. Returns the message to run (its slot header
+   * removed), or undefined when it was put off.
+   */
+  private async admitRate(running: Running, msg: TaskMessage, rate: { limit: number; intervalMs: number }): Promise<TaskMessage | undefined> {
+    const { [RATE_SLOT_HEADER]: slot, ...headers } = msg.headers ?? {};
+    if (slot !== undefined) return { ...msg, headers };
+    const wait = await this.transport.reserveRateSlot(msg.task, rate.limit, rate.intervalMs);
+    if (wait <= 0) return msg;
+    const { queue, item } = running;
+    const until = Date.now() + wait;
+    try {
+      await this.transport.retry(
+        { queue, id: msg.id, record: this.record(msg, TaskState.RECEIVED, { meta: { rateLimitedUntil: until } }), resultTtlMs: this.options.resultExpiresMs },
+        encodeMessage({ ...msg, headers: { ...headers, [RATE_SLOT_HEADER]: until } }),
+        msg.priority,
+        until,
+      );
+      this.taskLog(() => `Task ${msg.task}[${msg.id}] rate limited: its slot is in ${wait} ms`);
+    } finally {
+      this.inFlight.delete(item.id);
+      this.wakeLoop();
+    }
+    return undefined;
   }
 
   /** Parks an unusable message and, when it has an id, stores a FAILURE so no caller waits forever. */

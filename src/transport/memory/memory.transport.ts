@@ -579,6 +579,16 @@ export class MemoryTransport implements Transport {
     return chord.spec.downstream;
   }
 
+  /** Next free start slot per rate-limited task, as the Redis script keeps it. */
+  private readonly rates = new Map<string, number>();
+
+  async reserveRateSlot(task: string, limit: number, intervalMs: number): Promise<number> {
+    const now = Date.now();
+    const slot = Math.max(now, this.rates.get(task) ?? 0);
+    this.rates.set(task, slot + intervalMs / limit);
+    return Math.ceil(slot - now);
+  }
+
   async getResult(queue: string, id: string): Promise<ResultRecord | null> {
     return this.readResult(this.queues.get(queue), id);
   }

@@ -76,6 +76,11 @@ export class RedisKeys {
     return `${this.prefix}:{@workers}`;
   }
 
+  /** The rate-limit state of a task (one slot for all of them: `{@rate}`). */
+  rate(task: string): string {
+    return `${this.prefix}:{@rate}:${task}`;
+  }
+
   /** Pub/sub channel of remote-control messages to every worker. */
   control(): string {
     return `${this.prefix}:control`;

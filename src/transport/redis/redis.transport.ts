@@ -261,6 +261,10 @@ export class RedisTransport implements Transport {
     return typeof reply === 'string' ? reply : null;
   }
 
+  async reserveRateSlot(task: string, limit: number, intervalMs: number): Promise<number> {
+    return Number(await this.script('rate')(this.keys.rate(task), intervalMs / limit));
+  }
+
   async getResult(queue: string, id: string): Promise<ResultRecord | null> {
     const raw = await this.client.get(this.keys.result(queue, id));
     return raw ? (JSON.parse(raw) as ResultRecord) : null;
