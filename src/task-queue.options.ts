@@ -11,8 +11,6 @@ import {
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
 
-export { NAME_PATTERN, assertName } from './protocol/validate.js';
-
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
 /**

@@ -1,4 +1,5 @@
-import type { CatchUpPolicy, PeriodicOptions, PeriodicSchedule } from '../decorators/periodic.decorator.js';
+import type { ScheduleDefinition } from '../transport/beat-store.interface.js';
+import type { PeriodicOptions, PeriodicSchedule } from '../decorators/periodic.decorator.js';
 import type { Duration } from '../protocol/duration.js';
 import type { BeatClock } from './clock.js';
 
@@ -55,21 +56,8 @@ export type ScheduleOptions = PeriodicSchedule &
     paused?: boolean;
   };
 
-/** A schedule as PeriodicSchedules reports it. @publicApi */
-export interface ScheduleInfo {
-  name: string;
-  task: string;
-  queue: string;
-  /** Interval in ms, for interval schedules. */
-  every?: number;
-  cron?: string;
-  timezone?: string;
-  args: unknown[];
-  priority?: number;
-  expiresMs?: number;
-  catchUp: CatchUpPolicy;
-  /** 'decorator' (from @Periodic(), upserted by every beat at start) or 'api'. */
-  source: 'decorator' | 'api';
+/** A schedule as PeriodicSchedules reports it: its definition and its run-time state. @publicApi */
+export interface ScheduleInfo extends ScheduleDefinition {
   paused: boolean;
   /** The tick last published (its scheduled time), or null. */
   lastRunAt: Date | null;

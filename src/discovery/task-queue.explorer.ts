@@ -3,11 +3,10 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { TaskQueueConfigError } from '../errors/index.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { ResolvedRetry, RetryOptions, TaskOptions } from '../interfaces/task-options.interface.js';
-import { MAX_PRIORITY, MIN_PRIORITY, DEFAULT_PRIORITY, optionalMs, toMs } from '../protocol/index.js';
+import { MAX_PRIORITY, MIN_PRIORITY, DEFAULT_PRIORITY, assertName, optionalMs, toMs } from '../protocol/index.js';
 import type { PeriodicMetadata } from '../decorators/periodic.decorator.js';
 import { PERIODIC_METADATA, TASK_METADATA, TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
-import { assertName } from '../task-queue.options.js';
 import { PeriodicRegistry } from './periodic.registry.js';
 import { TaskRegistry, type TaskDefinition } from './task.registry.js';
 

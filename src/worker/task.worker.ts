@@ -26,13 +26,14 @@ import {
   encodeMessage,
   errorToStored,
   sniffId,
+  NAME_PATTERN,
   type ResultRecord,
   type TaskMessage,
 } from '../protocol/index.js';
 import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
-import { NAME_PATTERN, resolveWorkerOptions } from '../task-queue.options.js';
-import type { ControlMessage, ControlReply, ReserveRequest, ReserveResult, ReservedItem, TerminalUpdate, Transport } from '../transport/transport.interface.js';
+import { resolveWorkerOptions } from '../task-queue.options.js';
+import type { ControlMessage, ControlReply, ReserveRequest, ReserveResult, ReservedItem, TerminalUpdate, Transport, WorkerInfo } from '../transport/transport.interface.js';
 import { WorkflowPublisher, plan, signalPublishHooks, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
@@ -73,15 +74,18 @@ interface Running {
   done: Promise<void>;
 }
 
-/** Counters since start. @publicApi */
-export interface WorkerStats {
-  id: string;
-  running: number;
-  prefetched: number;
-  succeeded: number;
-  failed: number;
-  retried: number;
-  rejected: number;
+/** Counters since start (the part of a worker's heartbeat it counts itself). @publicApi */
+export type WorkerStats = Pick<WorkerInfo, 'id' | 'running' | 'prefetched' | 'succeeded' | 'failed' | 'retried' | 'rejected'>;
+
+/** Held message ids, grouped by queue (each queue is one broker call). */
+function idsByQueue(entries: Iterable<{ queue: string; item: ReservedItem }>): Map<string, string[]> {
+  const byQueue = new Map<string, string[]>();
+  for (const { queue, item } of entries) {
+    const ids = byQueue.get(queue);
+    if (ids) ids.push(item.id);
+    else byQueue.set(queue, [item.id]);
+  }
+  return byQueue;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -252,9 +256,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private async giveBack(entries: Array<{ queue: string; item: ReservedItem }>): Promise<void> {
-    const byQueue = new Map<string, string[]>();
-    for (const { queue, item } of entries) byQueue.set(queue, [...(byQueue.get(queue) ?? []), item.id]);
-    for (const [queue, ids] of byQueue) await this.transport.release(queue, ids);
+    for (const [queue, ids] of idsByQueue(entries)) await this.transport.release(queue, ids);
   }
 
   private request(queue: string, max: number, startCount: number): ReserveRequest {
@@ -722,10 +724,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async renewLeases(): Promise<void> {
     if (!this.opts) return;
-    const byQueue = new Map<string, string[]>();
-    for (const r of this.inFlight.values()) byQueue.set(r.queue, [...(byQueue.get(r.queue) ?? []), r.item.id]);
-    for (const { queue, item } of this.buffer) byQueue.set(queue, [...(byQueue.get(queue) ?? []), item.id]);
-    for (const [queue, ids] of byQueue) {
+    for (const [queue, ids] of idsByQueue([...this.inFlight.values(), ...this.buffer])) {
       try {
         const lost = await this.transport.renew(queue, ids, this.opts.leaseMs);
         for (const id of lost) {

@@ -99,6 +99,21 @@ describe('messages', () => {
 describe('Redis keys', () => {
   it('puts every key of a queue in one hash slot, with the prefix outside the tag', () => {
     const keys = new RedisKeys('app');
-    for (const k of [...keys.queueKeys('email'), keys.result('email', 'id1')]) expect(k.startsWith('app:{email}:')).toBe(true);
+    const queueKeys = [
+      keys.base('email'),
+      ...Array.from({ length: 10 }, (_, p) => keys.ready('email', p)),
+      keys.delayed('email'),
+      keys.delayedMessages('email'),
+      keys.active('email'),
+      keys.leases('email'),
+      keys.wake('email'),
+      keys.revoked('email'),
+      keys.dead('email'),
+      keys.rejected('email'),
+      keys.redeliveries('email'),
+      keys.result('email', 'id1'),
+      keys.chord('email', 'c1'),
+    ];
+    for (const k of queueKeys) expect(k.startsWith('app:{email}:')).toBe(true);
   });
 });

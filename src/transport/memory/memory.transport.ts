@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { READY_STATES, TaskState, type ResultRecord } from '../../protocol/index.js';
+import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, READY_STATES, TaskState, type ResultRecord } from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
   ChordSpec,
@@ -23,9 +23,6 @@ export interface MemoryTransportOptions {
 }
 
 const DEFAULT_PARKED_CAP = 10_000;
-const MIN_PRIORITY = 0;
-const MAX_PRIORITY = 9;
-const DEFAULT_PRIORITY = 5;
 /** How often expired results and revocations are swept while any exist. */
 const SWEEP_INTERVAL_MS = 5_000;
 /** setTimeout's largest delay; longer waits end early, which waiters must tolerate anyway. */

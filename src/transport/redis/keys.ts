@@ -64,13 +64,6 @@ export class RedisKeys {
     return `${this.prefix}:done:${id}`;
   }
 
-  /** Every fixed key of a queue (results are found by pattern). */
-  queueKeys(queue: string): string[] {
-    const keys = [this.delayed(queue), this.delayedMessages(queue), this.active(queue), this.leases(queue), this.wake(queue), this.revoked(queue), this.dead(queue), this.rejected(queue), this.redeliveries(queue)];
-    for (let p = 0; p <= 9; p++) keys.push(this.ready(queue, p));
-    return keys;
-  }
-
   /** HASH of worker id → heartbeat JSON (with its expiry). Tagged apart from every queue. */
   workers(): string {
     return `${this.prefix}:{@workers}`;

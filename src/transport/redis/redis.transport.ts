@@ -53,7 +53,7 @@ export class RedisTransport implements Transport {
   /** Raw listeners of control and reply channels. */
   private readonly channelListeners = new Map<string, Set<(message: string) => void>>();
   /** Per waited channel: how to look the result up again (after a reconnect). */
-  private readonly waitedQueue = new Map<string, () => Promise<ResultRecord | null>>();
+  private readonly lookups = new Map<string, () => Promise<ResultRecord | null>>();
   private readonly parkedCap: number;
   private closed = false;
 
@@ -310,7 +310,7 @@ export class RedisTransport implements Transport {
       const first = !set;
       if (!set) this.waiters.set(channel, (set = new Set()));
       set.add(onRecord);
-      this.waitedQueue.set(channel, look);
+      this.lookups.set(channel, look);
       const subscribed = first ? sub.subscribe(channel) : Promise.resolve();
       // Read after subscribing, so a result stored in between is not missed.
       subscribed
@@ -353,7 +353,7 @@ export class RedisTransport implements Transport {
         connectedOnce = true;
         return;
       }
-      for (const [channel, look] of this.waitedQueue) {
+      for (const [channel, look] of this.lookups) {
         look()
           .then((rec) => {
             if (rec) for (const fn of [...(this.waiters.get(channel) ?? [])]) fn(rec);
@@ -371,7 +371,7 @@ export class RedisTransport implements Transport {
     set.delete(fn);
     if (set.size === 0) {
       this.waiters.delete(channel);
-      this.waitedQueue.delete(channel);
+      this.lookups.delete(channel);
       if (!this.closed) this.subscriber?.unsubscribe(channel).catch(() => undefined);
     }
   }
