@@ -13,8 +13,14 @@ export default {
     '^nestjs-taskqueue/(health|testing|dashboard)$': '<rootDir>/src/$1/index.ts',
   },
   transform: {
-    '^.+/sample-app/.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/sample-app/tsconfig.spec.json', diagnostics: { ignoreCodes: [151002] } }],
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json', diagnostics: { ignoreCodes: [151002] } }],
+    '^.+/sample-app/.+\\.ts$': [
+      'ts-jest',
+      { useESM: true, tsconfig: '<rootDir>/sample-app/tsconfig.spec.json', diagnostics: { ignoreCodes: [151002] } },
+    ],
+    '^.+\\.ts$': [
+      'ts-jest',
+      { useESM: true, tsconfig: '<rootDir>/tsconfig.json', diagnostics: { ignoreCodes: [151002] } },
+    ],
   },
   globalSetup: '<rootDir>/test/global-setup.js',
   globalTeardown: '<rootDir>/test/global-teardown.js',

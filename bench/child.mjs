@@ -96,7 +96,12 @@ async function main() {
     for (;;) {
       const m = await next();
       if (m.type === 'collect') {
-        const out = { lat: startSamples.lat.splice(0), late: startSamples.late.splice(0), counts: snapshotCounts(), cpuUsec: cpuSince() };
+        const out = {
+          lat: startSamples.lat.splice(0),
+          late: startSamples.late.splice(0),
+          counts: snapshotCounts(),
+          cpuUsec: cpuSince(),
+        };
         resetCounts();
         await send({ type: 'samples', ...out });
       } else if (m.type === 'exit') break;

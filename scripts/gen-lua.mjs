@@ -16,7 +16,10 @@ const scripts = readdirSync(dir)
     const lua = `${common}\n-- ${file}\n${readFileSync(join(dir, file), 'utf8')}`;
     return { name: m[1], numberOfKeys: Number(m[2]), lua };
   });
-const version = createHash('sha1').update(scripts.map((s) => s.lua).join('\n')).digest('hex').slice(0, 8);
+const version = createHash('sha1')
+  .update(scripts.map((s) => s.lua).join('\n'))
+  .digest('hex')
+  .slice(0, 8);
 const body = scripts
   .map((s) => `  ${JSON.stringify(s.name)}: { numberOfKeys: ${s.numberOfKeys}, lua: ${JSON.stringify(s.lua)} },`)
   .join('\n');

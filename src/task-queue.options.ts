@@ -17,14 +17,23 @@ const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as 
  * Applies defaults (environment variables included) and validates. The sync and
  * async module paths both go through here, so they behave the same.
  */
-export function resolveModuleOptions(options: TaskQueueModuleOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedTaskQueueOptions {
-  if (typeof options !== 'object' || options === null) throw new TaskQueueConfigError('options', options, 'expected an object');
+export function resolveModuleOptions(
+  options: TaskQueueModuleOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedTaskQueueOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TaskQueueConfigError('options', options, 'expected an object');
   const brokerUrl = options.brokerUrl ?? env[ENV_BROKER_URL] ?? DEFAULT_BROKER_URL;
   let transport: 'redis' | 'memory';
   if (typeof brokerUrl !== 'string') throw new TaskQueueConfigError('brokerUrl', brokerUrl, 'expected a string');
   if (/^rediss?:\/\//.test(brokerUrl)) transport = 'redis';
   else if (/^memory:\/\/[A-Za-z0-9._-]*$/.test(brokerUrl)) transport = 'memory';
-  else throw new TaskQueueConfigError('brokerUrl', brokerUrl, "expected a URL starting with redis://, rediss:// or memory://");
+  else
+    throw new TaskQueueConfigError(
+      'brokerUrl',
+      brokerUrl,
+      'expected a URL starting with redis://, rediss:// or memory://',
+    );
   if (transport === 'redis') {
     try {
       new URL(brokerUrl);
@@ -42,15 +51,23 @@ export function resolveModuleOptions(options: TaskQueueModuleOptions = {}, env: 
   }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9._:\-]{1,100}$/.test(prefix)) {
-    throw new TaskQueueConfigError('prefix', prefix, 'use 1 to 100 characters from A-Z a-z 0-9 . _ : - (no braces: the prefix sits outside the hash tag)');
+    throw new TaskQueueConfigError(
+      'prefix',
+      prefix,
+      'use 1 to 100 characters from A-Z a-z 0-9 . _ : - (no braces: the prefix sits outside the hash tag)',
+    );
   }
   const defaultQueue = assertName('defaultQueue', options.defaultQueue ?? DEFAULT_QUEUE);
-  const resultExpiresMs = options.resultExpires === undefined ? DEFAULT_RESULT_EXPIRES_MS : toMs(options.resultExpires, 'resultExpires');
-  if (resultExpiresMs <= 0) throw new TaskQueueConfigError('resultExpires', options.resultExpires, 'must be more than 0');
+  const resultExpiresMs =
+    options.resultExpires === undefined ? DEFAULT_RESULT_EXPIRES_MS : toMs(options.resultExpires, 'resultExpires');
+  if (resultExpiresMs <= 0)
+    throw new TaskQueueConfigError('resultExpires', options.resultExpires, 'must be more than 0');
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  if (!isPositiveInt(maxMessageBytes)) throw new TaskQueueConfigError('maxMessageBytes', maxMessageBytes, 'expected a positive integer');
+  if (!isPositiveInt(maxMessageBytes))
+    throw new TaskQueueConfigError('maxMessageBytes', maxMessageBytes, 'expected a positive integer');
   const worker = options.worker ?? {};
-  if (typeof worker !== 'object' || worker === null) throw new TaskQueueConfigError('worker', worker, 'expected an object');
+  if (typeof worker !== 'object' || worker === null)
+    throw new TaskQueueConfigError('worker', worker, 'expected an object');
   // Validate now so a bad worker option fails at bootstrap, not when the worker starts.
   resolveWorkerOptions(worker, defaultQueue, 'worker.');
   return {
@@ -71,25 +88,45 @@ export function resolveModuleOptions(options: TaskQueueModuleOptions = {}, env: 
 }
 
 /** Worker options with defaults, validated. `base` supplies values not given in `opts`. */
-export function resolveWorkerOptions(opts: WorkerOptions, defaultQueue: string, optionPrefix = '', base: WorkerOptions = {}): ResolvedWorkerOptions {
+export function resolveWorkerOptions(
+  opts: WorkerOptions,
+  defaultQueue: string,
+  optionPrefix = '',
+  base: WorkerOptions = {},
+): ResolvedWorkerOptions {
   const o = { ...base, ...stripUndefined(opts) };
   const queues = o.queues ?? [defaultQueue];
-  if (!Array.isArray(queues) || queues.length === 0) throw new TaskQueueConfigError(`${optionPrefix}queues`, queues, 'expected a non-empty array of queue names');
+  if (!Array.isArray(queues) || queues.length === 0)
+    throw new TaskQueueConfigError(`${optionPrefix}queues`, queues, 'expected a non-empty array of queue names');
   queues.forEach((q, i) => assertName(`${optionPrefix}queues[${i}]`, q));
   const concurrency = o.concurrency ?? 10;
-  if (!isPositiveInt(concurrency)) throw new TaskQueueConfigError(`${optionPrefix}concurrency`, concurrency, 'expected a positive integer');
+  if (!isPositiveInt(concurrency))
+    throw new TaskQueueConfigError(`${optionPrefix}concurrency`, concurrency, 'expected a positive integer');
   const prefetch = o.prefetch ?? 0;
-  if (!Number.isInteger(prefetch) || prefetch < 0) throw new TaskQueueConfigError(`${optionPrefix}prefetch`, prefetch, 'expected an integer >= 0');
+  if (!Number.isInteger(prefetch) || prefetch < 0)
+    throw new TaskQueueConfigError(`${optionPrefix}prefetch`, prefetch, 'expected an integer >= 0');
   const leaseMs = toMs(o.lease ?? '15s', `${optionPrefix}lease`);
   if (leaseMs < 100) throw new TaskQueueConfigError(`${optionPrefix}lease`, o.lease, 'must be at least 100 ms');
   const shutdownTimeoutMs = toMs(o.shutdownTimeout ?? '30s', `${optionPrefix}shutdownTimeout`);
   const maxRedeliveries = o.maxRedeliveries ?? 5;
-  if (!Number.isInteger(maxRedeliveries) || maxRedeliveries < 0) throw new TaskQueueConfigError(`${optionPrefix}maxRedeliveries`, maxRedeliveries, 'expected an integer >= 0');
+  if (!Number.isInteger(maxRedeliveries) || maxRedeliveries < 0)
+    throw new TaskQueueConfigError(`${optionPrefix}maxRedeliveries`, maxRedeliveries, 'expected an integer >= 0');
   const beat = o.beat === undefined || o.beat === false ? false : o.beat === true ? {} : o.beat;
-  if (beat !== false && (typeof beat !== 'object' || beat === null)) throw new TaskQueueConfigError(`${optionPrefix}beat`, o.beat, 'expected true, false or beat options');
+  if (beat !== false && (typeof beat !== 'object' || beat === null))
+    throw new TaskQueueConfigError(`${optionPrefix}beat`, o.beat, 'expected true, false or beat options');
   const logLevel = o.logLevel ?? 'debug';
-  if (!['log', 'debug', 'verbose', 'off'].includes(logLevel)) throw new TaskQueueConfigError(`${optionPrefix}logLevel`, logLevel, "expected 'log', 'debug', 'verbose' or 'off'");
-  return { queues: [...new Set(queues)], concurrency, prefetch, leaseMs, shutdownTimeoutMs, maxRedeliveries, beat, logLevel };
+  if (!['log', 'debug', 'verbose', 'off'].includes(logLevel))
+    throw new TaskQueueConfigError(`${optionPrefix}logLevel`, logLevel, "expected 'log', 'debug', 'verbose' or 'off'");
+  return {
+    queues: [...new Set(queues)],
+    concurrency,
+    prefetch,
+    leaseMs,
+    shutdownTimeoutMs,
+    maxRedeliveries,
+    beat,
+    logLevel,
+  };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -57,6 +57,9 @@ export const beatStoreProvider: Provider = {
   useFactory: (connection: TaskQueueConnection): BeatStore =>
     connection.transport instanceof MemoryTransport
       ? MemoryBeatStore.for(connection.transport)
-      : new RedisBeatStore((connection.transport as RedisTransport).redis, (connection.transport as RedisTransport).keys),
+      : new RedisBeatStore(
+          (connection.transport as RedisTransport).redis,
+          (connection.transport as RedisTransport).keys,
+        ),
   inject: [TaskQueueConnection],
 };

@@ -28,9 +28,14 @@ export default async function globalSetup() {
     throw new Error(`No Redis answers at ${url.href}; the tests need one (set REDIS_URL).`);
   }
   if (spawnSync('redis-server', ['--version']).status !== 0) {
-    throw new Error(`No Redis answers at ${url.href} and redis-server is not installed. Install it (apt-get install redis-server) or set REDIS_URL.`);
+    throw new Error(
+      `No Redis answers at ${url.href} and redis-server is not installed. Install it (apt-get install redis-server) or set REDIS_URL.`,
+    );
   }
-  const child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+    detached: true,
+  });
   for (let i = 0; i < 100 && !(await answers(host, port)); i++) await new Promise((r) => setTimeout(r, 50));
   if (!(await answers(host, port))) throw new Error(`Started redis-server on ${host}:${port}, but it does not answer.`);
   globalThis.__TQ_REDIS__ = child;

@@ -3,10 +3,16 @@
 import 'reflect-metadata';
 
 // The built library: dist/ of this repo (npm run bench builds it); BENCH_DIST points elsewhere (another build, for comparisons).
-const DIST = process.env.BENCH_DIST ? new URL(`file://${process.env.BENCH_DIST.replace(/\/$/, '')}/`) : new URL('../../dist/', import.meta.url);
+const DIST = process.env.BENCH_DIST
+  ? new URL(`file://${process.env.BENCH_DIST.replace(/\/$/, '')}/`)
+  : new URL('../../dist/', import.meta.url);
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const url = new URL(REDIS_URL);
-export const REDIS_CONN = { host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0) };
+export const REDIS_CONN = {
+  host: url.hostname,
+  port: Number(url.port || 6379),
+  db: Number(url.pathname.slice(1) || 0),
+};
 
 /** The same no-op task body for both: it only notes the payload's reference time (when it has one). */
 export function makeTaskBody(onStart) {
@@ -34,7 +40,8 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
     }
   }
   Injectable()(BenchTasks);
-  const decorate = (method, ...opts) => lib.Task(...opts)(BenchTasks.prototype, method, Object.getOwnPropertyDescriptor(BenchTasks.prototype, method));
+  const decorate = (method, ...opts) =>
+    lib.Task(...opts)(BenchTasks.prototype, method, Object.getOwnPropertyDescriptor(BenchTasks.prototype, method));
   decorate('noop', 'bench.noop');
   // the counterpart of BullMQ's removeOnComplete: no result is kept
   decorate('noopNoResult', 'bench.noop.nr', { ignoreResult: true });
@@ -57,7 +64,11 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
         }
       }
       Injectable()(BenchListener);
-      OnEvent(lib.TaskSignal.Success)(BenchListener.prototype, 'onSuccess', Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'));
+      OnEvent(lib.TaskSignal.Success)(
+        BenchListener.prototype,
+        'onSuccess',
+        Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'),
+      );
       providers.push(BenchListener);
     }
   } else if (signals === 'decorator') {
@@ -67,7 +78,11 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
       }
     }
     Injectable()(BenchListener);
-    lib.OnTaskSignal(lib.TaskSignal.Success)(BenchListener.prototype, 'onSuccess', Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'));
+    lib.OnTaskSignal(lib.TaskSignal.Success)(
+      BenchListener.prototype,
+      'onSuccess',
+      Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'),
+    );
     providers.push(BenchListener);
   } else if (signals !== 'none') throw new Error(`unknown signals option ${signals}`);
   class BenchModule {}
@@ -85,7 +100,10 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
     // SUBSCRIBE written while the new subscriber connection is still in its
     // ioredis handshake fails the ready check, and get() calls then reject or
     // hang. One get() before the timed part lets the connection become ready.
-    await client.result('bench-warmup-none').get({ timeout: 100 }).catch(() => undefined);
+    await client
+      .result('bench-warmup-none')
+      .get({ timeout: 100 })
+      .catch(() => undefined);
   }
   return {
     name: 'ours',
@@ -93,7 +111,13 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
     addBulk: (payloads) => client.sendMany(payloads.map((p) => ({ name: task, args: [p] }))),
     wait: (handle) => handle.get(),
     /** A chord of n no-op header tasks and a body that gets their results; returns the body's handle. */
-    chord: (n) => client.applyCanvas(lib.chord(lib.group(Array.from({ length: n }, () => client.signature('bench.noop', []))), client.signature('bench.collect', []))),
+    chord: (n) =>
+      client.applyCanvas(
+        lib.chord(
+          lib.group(Array.from({ length: n }, () => client.signature('bench.noop', []))),
+          client.signature('bench.collect', []),
+        ),
+      ),
     waitLong: (handle) => handle.get({ timeout: 600_000 }),
     /** How many signals the listener heard (row 7). */
     heard: () => heard,
@@ -140,13 +164,24 @@ export async function openBull({ prefix, queue, onStart, waitResults = false, no
     /** A flow of n no-op children and a parent that reads their values (BullMQ's chord); returns the parent job. */
     chord: async (n) => {
       flow ??= new FlowProducer({ connection: { ...REDIS_CONN }, prefix });
-      const tree = await flow.add({ name: 'collect', queueName: queue, data: {}, children: Array.from({ length: n }, (_, i) => ({ name: 'noop', queueName: queue, data: { n: i } })) });
+      const tree = await flow.add({
+        name: 'collect',
+        queueName: queue,
+        data: {},
+        children: Array.from({ length: n }, (_, i) => ({ name: 'noop', queueName: queue, data: { n: i } })),
+      });
       return tree.job;
     },
     waitLong: (job) => job.waitUntilFinished(events, 600_000),
     prepareWorker: async (concurrency) => {
-      const processor = (job) => (job.name === 'collect' ? job.getChildrenValues().then((v) => Object.keys(v).length) : body(job.data));
-      worker = new Worker(queue, processor, { connection: { ...REDIS_CONN, maxRetriesPerRequest: null }, prefix, concurrency, autorun: false });
+      const processor = (job) =>
+        job.name === 'collect' ? job.getChildrenValues().then((v) => Object.keys(v).length) : body(job.data);
+      worker = new Worker(queue, processor, {
+        connection: { ...REDIS_CONN, maxRetriesPerRequest: null },
+        prefix,
+        concurrency,
+        autorun: false,
+      });
       worker.on('completed', () => {
         if (++completed >= target && onTarget) {
           const f = onTarget;

@@ -15,7 +15,8 @@ const origSend = Redis.prototype.sendCommand;
 Redis.prototype.sendCommand = function (command, stream, node) {
   clients.add(this);
   let name = command.name;
-  if ((name === 'evalsha' || name === 'eval') && command.args.length) name = `${name}:${name === 'evalsha' ? command.args[0] : 'inline'}`;
+  if ((name === 'evalsha' || name === 'eval') && command.args.length)
+    name = `${name}:${name === 'evalsha' ? command.args[0] : 'inline'}`;
   counts.set(name, (counts.get(name) ?? 0) + 1);
   if (!stream && pipelineDepth === 0) roundTrips++;
   return origSend.call(this, command, stream, node);

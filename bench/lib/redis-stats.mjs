@@ -11,7 +11,13 @@ function parseInfo(text) {
 }
 
 export async function snapshot(redis) {
-  const [[, cs], [, cpu], [, st], [, mem]] = await redis.pipeline().info('commandstats').info('cpu').info('stats').info('memory').exec();
+  const [[, cs], [, cpu], [, st], [, mem]] = await redis
+    .pipeline()
+    .info('commandstats')
+    .info('cpu')
+    .info('stats')
+    .info('memory')
+    .exec();
   const commands = {};
   for (const [k, v] of Object.entries(parseInfo(cs))) {
     const m = /calls=(\d+),usec=(\d+)/.exec(v);
@@ -81,7 +87,10 @@ export async function prefixMemory(redis, prefix) {
       bytes += Number(v ?? 0);
       keys++;
       // group: job/result hashes by their shape, fixed keys by their suffix
-      const kind = batch[i].slice(prefix.length).replace(/[0-9a-f-]{36}$/, '<id>').replace(/:\d+$/, ':<n>');
+      const kind = batch[i]
+        .slice(prefix.length)
+        .replace(/[0-9a-f-]{36}$/, '<id>')
+        .replace(/:\d+$/, ':<n>');
       byKind[kind] = (byKind[kind] ?? 0) + Number(v ?? 0);
     });
   }

@@ -19,7 +19,8 @@ export type SettingReader = (key: string) => string | undefined;
  */
 export function taskQueueOptions(get: SettingReader): TaskQueueModuleOptions {
   const brokerUrl = get('TASKQUEUE_BROKER_URL') || 'memory://sample';
-  const embedded = parseFlag('TASKQUEUE_EMBEDDED_WORKER', get('TASKQUEUE_EMBEDDED_WORKER')) ?? brokerUrl.startsWith('memory://');
+  const embedded =
+    parseFlag('TASKQUEUE_EMBEDDED_WORKER', get('TASKQUEUE_EMBEDDED_WORKER')) ?? brokerUrl.startsWith('memory://');
   return {
     brokerUrl,
     prefix: get('TASKQUEUE_PREFIX') || undefined,
@@ -50,7 +51,9 @@ export function redactUrl(url: string): string {
 
 /** Which broker, for log lines. */
 export function describeBroker(o: ResolvedTaskQueueOptions): string {
-  return o.transport === 'memory' ? `${o.brokerUrl} (in-process broker)` : `${redactUrl(o.brokerUrl)} (key prefix "${o.prefix}")`;
+  return o.transport === 'memory'
+    ? `${o.brokerUrl} (in-process broker)`
+    : `${redactUrl(o.brokerUrl)} (key prefix "${o.prefix}")`;
 }
 
 /** One line saying which broker and which mode the API process runs in. */

@@ -29,13 +29,21 @@ describe('FlakyController (eager)', () => {
     const res = await moduleRef.get(FlakyController).create({ failures: 2 });
     const record = await moduleRef.get(TaskClient).result(res.taskId, res.queue).record();
     expect(record).toMatchObject({ state: TaskState.SUCCESS, retries: 2, result: { attempts: 3 } });
-    expect(moduleRef.get(TaskQueueTester).published(FlakyService, 'run').map((t) => t.args)).toEqual([[2]]);
+    expect(
+      moduleRef
+        .get(TaskQueueTester)
+        .published(FlakyService, 'run')
+        .map((t) => t.args),
+    ).toEqual([[2]]);
   });
 
   it('stores the failure once the retries are spent', async () => {
     const res = await moduleRef.get(FlakyController).create({ failures: 6 });
     const result = moduleRef.get(TaskClient).result(res.taskId, res.queue);
     expect(await result.state()).toBe(TaskState.FAILURE);
-    await expect(result.get()).rejects.toMatchObject({ type: 'TransientError', remoteMessage: 'attempt 6 of 7 failed' });
+    await expect(result.get()).rejects.toMatchObject({
+      type: 'TransientError',
+      remoteMessage: 'attempt 6 of 7 failed',
+    });
   });
 });

@@ -13,7 +13,11 @@ import { HealthModule } from '../src/health/health.module.js';
 
 async function boot(worker: boolean): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }), TaskQueueTestingModule.forRoot({ worker }), HealthModule],
+    imports: [
+      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true }),
+      TaskQueueTestingModule.forRoot({ worker }),
+      HealthModule,
+    ],
   }).compile();
   moduleRef.useLogger(false);
   await moduleRef.init();
@@ -36,11 +40,16 @@ describe('HealthController', () => {
   it('answers 503 saying that no worker is alive', async () => {
     const moduleRef = await boot(false);
     try {
-      const err = await moduleRef.get(HealthController).check().catch((e: unknown) => e);
+      const err = await moduleRef
+        .get(HealthController)
+        .check()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ServiceUnavailableException);
       expect((err as ServiceUnavailableException).getResponse()).toMatchObject({
         status: 'error',
-        error: { workers: { status: 'down', message: 'no worker has sent a heartbeat in the last 30000 ms (0 of 1 required)' } },
+        error: {
+          workers: { status: 'down', message: 'no worker has sent a heartbeat in the last 30000 ms (0 of 1 required)' },
+        },
       });
     } finally {
       await moduleRef.close();

@@ -21,7 +21,11 @@ describe('UsersController', () => {
   beforeEach(async () => {
     moduleRef = await Test.createTestingModule({
       imports: [
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ PUBLIC_URL: 'https://app.example.com' })] }),
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          load: [() => ({ PUBLIC_URL: 'https://app.example.com' })],
+        }),
         // Instead of TaskQueueModule.forRoot(): nothing runs until the test drains the queue.
         TaskQueueTestingModule.forRoot({ worker: false }),
         EmailModule,
@@ -45,12 +49,23 @@ describe('UsersController', () => {
     // Published, with the arguments typed from EmailService.sendWelcome, but not sent yet.
     const published = tester.published(EmailService, 'sendWelcome');
     expect(published).toHaveLength(1);
-    expect(published[0]).toMatchObject({ id: res.taskId, task: 'email.welcome', queue: 'email', args: [res.user.id, 'https://app.example.com/login'] });
+    expect(published[0]).toMatchObject({
+      id: res.taskId,
+      task: 'email.welcome',
+      queue: 'email',
+      args: [res.user.id, 'https://app.example.com/login'],
+    });
     expect(email.outbox()).toEqual([]);
 
     await expect(tester.drain()).resolves.toMatchObject({ succeeded: 1, failed: 0 });
     expect(email.outbox()).toEqual([
-      expect.objectContaining({ userId: res.user.id, subject: 'Welcome!', taskId: res.taskId, attempt: 0, body: expect.stringContaining('https://app.example.com/login') }),
+      expect.objectContaining({
+        userId: res.user.id,
+        subject: 'Welcome!',
+        taskId: res.taskId,
+        attempt: 0,
+        body: expect.stringContaining('https://app.example.com/login'),
+      }),
     ]);
   });
 

@@ -26,7 +26,10 @@ export interface BootstrapBeatOptions extends BeatOptions {
  * ```
  * @publicApi
  */
-export async function bootstrapBeat(module: Type<unknown> | DynamicModule, options: BootstrapBeatOptions = {}): Promise<INestApplicationContext> {
+export async function bootstrapBeat(
+  module: Type<unknown> | DynamicModule,
+  options: BootstrapBeatOptions = {},
+): Promise<INestApplicationContext> {
   const { context, exitOnSignal = true, ...beatOptions } = options;
   const app = await NestFactory.createApplicationContext(module, context);
   const beat = app.get(BeatScheduler);

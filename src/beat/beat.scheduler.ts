@@ -318,15 +318,20 @@ export function resolveBeatOptions(o: BeatOptions = {}): ResolvedBeatOptions {
   if (leaseMs < 100) throw new TaskQueueConfigError('beat.lease', o.lease, 'must be at least 100 ms');
   const graceMs = toMs(o.misfireGrace ?? DEFAULT_MISFIRE_GRACE, 'beat.misfireGrace');
   const clock = o.clock ?? systemClock;
-  if (typeof clock.now !== 'function' || typeof clock.sleep !== 'function') throw new TaskQueueConfigError('beat.clock', clock, 'expected { now(), sleep(ms, signal) }');
+  if (typeof clock.now !== 'function' || typeof clock.sleep !== 'function')
+    throw new TaskQueueConfigError('beat.clock', clock, 'expected { now(), sleep(ms, signal) }');
   const id = o.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new TaskQueueConfigError('beat.id', id, 'expected a string of 1 to 200 characters');
-  if (o.onInit !== undefined && typeof o.onInit !== 'function') throw new TaskQueueConfigError('beat.onInit', o.onInit, 'expected a function');
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200)
+    throw new TaskQueueConfigError('beat.id', id, 'expected a string of 1 to 200 characters');
+  if (o.onInit !== undefined && typeof o.onInit !== 'function')
+    throw new TaskQueueConfigError('beat.onInit', o.onInit, 'expected a function');
   return { leaseMs, graceMs, leaderElection: o.leaderElection ?? true, clock, id, onInit: o.onInit };
 }
 
 function waitAbort(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  return signal.aborted
+    ? Promise.resolve()
+    : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

@@ -58,9 +58,21 @@ export class PeriodicSchedules implements OnApplicationBootstrap {
     for (const { site, task, meta } of this.periodic.all()) {
       const where = `@Periodic() on ${site}`;
       const name = meta?.name ?? task.name;
-      const def = resolveSchedule({ ...meta, task: task.name }, name, where, task, this.options.defaultQueue, 'decorator');
+      const def = resolveSchedule(
+        { ...meta, task: task.name },
+        name,
+        where,
+        task,
+        this.options.defaultQueue,
+        'decorator',
+      );
       const other = sites.get(def.name);
-      if (other) throw new TaskQueueConfigError(`name of ${where}`, def.name, BEAT_MESSAGES.duplicateName(def.name, other, site));
+      if (other)
+        throw new TaskQueueConfigError(
+          `name of ${where}`,
+          def.name,
+          BEAT_MESSAGES.duplicateName(def.name, other, site),
+        );
       sites.set(def.name, site);
       this.checkMessage(def, where);
       out.push({ ...def, site });
@@ -75,7 +87,8 @@ export class PeriodicSchedules implements OnApplicationBootstrap {
    */
   async add(name: string, options: ScheduleOptions): Promise<ScheduleInfo> {
     const where = `schedule "${String(name)}"`;
-    if (typeof options !== 'object' || options === null) throw new TaskQueueConfigError(where, options, 'expected { task, every } or { task, cron, timezone }');
+    if (typeof options !== 'object' || options === null)
+      throw new TaskQueueConfigError(where, options, 'expected { task, every } or { task, cron, timezone }');
     const site = this.decorated().find((d) => d.name === name)?.site;
     if (site) throw new TaskQueueConfigError('name', name, BEAT_MESSAGES.declared(name, site));
     const { paused, ...input } = options;
@@ -127,7 +140,14 @@ export class PeriodicSchedules implements OnApplicationBootstrap {
   /** When the next run of `s` is due, epoch ms, or null. @internal */
   nextRunOf(s: StoredSchedule, now = this.clock.now()): number | null {
     if (s.paused) return null;
-    const plan = planTicks(ticksOf(s, s.since), Math.max(s.lastRun ?? -Infinity, s.since), now, this.graceMs, s.catchUp, 1);
+    const plan = planTicks(
+      ticksOf(s, s.since),
+      Math.max(s.lastRun ?? -Infinity, s.since),
+      now,
+      this.graceMs,
+      s.catchUp,
+      1,
+    );
     return plan.ticks[0] ?? plan.nextAt;
   }
 
@@ -156,9 +176,16 @@ export class PeriodicSchedules implements OnApplicationBootstrap {
   /** Builds a message as the beat will, so a schedule whose runs could not be published fails now. */
   private checkMessage(def: ScheduleDefinition, where: string): void {
     try {
-      buildMessage(def.task, def.args, { queue: def.queue, priority: def.priority }, this.tasks.get(def.task), this.options);
+      buildMessage(
+        def.task,
+        def.args,
+        { queue: def.queue, priority: def.priority },
+        this.tasks.get(def.task),
+        this.options,
+      );
     } catch (err) {
-      if (err instanceof TaskQueueConfigError) throw new TaskQueueConfigError(`${err.option} of ${where}`, err.value, err.reason);
+      if (err instanceof TaskQueueConfigError)
+        throw new TaskQueueConfigError(`${err.option} of ${where}`, err.value, err.reason);
       throw err;
     }
   }

@@ -82,7 +82,14 @@ export const MAX_TICKS_PER_PLAN = 1000;
  * - ticks later than that fell due while no beat ran: with catchUp 'skip' they
  *   are dropped, with 'once' the latest of them is run (one run for all).
  */
-export function planTicks(ticks: Ticks, last: number, now: number, graceMs: number, catchUp: CatchUpPolicy, max = MAX_TICKS_PER_PLAN): TickPlan {
+export function planTicks(
+  ticks: Ticks,
+  last: number,
+  now: number,
+  graceMs: number,
+  catchUp: CatchUpPolicy,
+  max = MAX_TICKS_PER_PLAN,
+): TickPlan {
   const planned: number[] = [];
   const first = ticks.next(last);
   if (first === null) return { ticks: planned, missed: false, nextAt: null };
@@ -129,7 +136,8 @@ export function resolveSchedule(
   source: ScheduleDefinition['source'],
 ): ScheduleDefinition {
   const at = (option: string) => `${option} of ${site}`;
-  if (typeof input !== 'object' || input === null) throw new TaskQueueConfigError(site, input, 'expected { every } or { cron, timezone }');
+  if (typeof input !== 'object' || input === null)
+    throw new TaskQueueConfigError(site, input, 'expected { every } or { cron, timezone }');
   assertName(at('name'), name);
   const taskName = assertName(at('task'), input.task);
   const timing = resolveTiming(input, at);
@@ -139,7 +147,11 @@ export function resolveSchedule(
   const queue = assertName(at('queue'), input.queue ?? task?.queue ?? defaultQueue);
   const priority = input.priority;
   if (priority !== undefined && (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY)) {
-    throw new TaskQueueConfigError(at('priority'), priority, `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (default: the task's, else ${DEFAULT_PRIORITY})`);
+    throw new TaskQueueConfigError(
+      at('priority'),
+      priority,
+      `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (default: the task's, else ${DEFAULT_PRIORITY})`,
+    );
   }
   let expiresMs: number | undefined;
   if (input.expires !== undefined) {
@@ -147,7 +159,8 @@ export function resolveSchedule(
     if (expiresMs <= 0) throw new TaskQueueConfigError(at('expires'), input.expires, 'must be more than 0');
   }
   const catchUp = input.catchUp ?? 'skip';
-  if (catchUp !== 'skip' && catchUp !== 'once') throw new TaskQueueConfigError(at('catchUp'), catchUp, "expected 'skip' or 'once'");
+  if (catchUp !== 'skip' && catchUp !== 'once')
+    throw new TaskQueueConfigError(at('catchUp'), catchUp, "expected 'skip' or 'once'");
   const def: ScheduleDefinition = { name, task: taskName, queue, args: [...args], catchUp, source, ...timing };
   if (priority !== undefined) def.priority = priority;
   if (expiresMs !== undefined) def.expiresMs = expiresMs;
@@ -156,25 +169,37 @@ export function resolveSchedule(
 
 function resolveTiming(input: PeriodicMetadata, at: (option: string) => string): Timing {
   const { every, cron, timezone } = input as { every?: unknown; cron?: unknown; timezone?: unknown };
-  if (every !== undefined && cron !== undefined) throw new TaskQueueConfigError(at('every'), every, 'give every or cron, not both');
+  if (every !== undefined && cron !== undefined)
+    throw new TaskQueueConfigError(at('every'), every, 'give every or cron, not both');
   if (every !== undefined) {
-    if (timezone !== undefined) throw new TaskQueueConfigError(at('timezone'), timezone, 'a timezone applies to cron schedules only');
+    if (timezone !== undefined)
+      throw new TaskQueueConfigError(at('timezone'), timezone, 'a timezone applies to cron schedules only');
     const ms = toMs(every as number | string, at('every'));
     if (!(ms >= 1)) throw new TaskQueueConfigError(at('every'), every, 'must be at least 1 ms');
     return { every: ms };
   }
-  if (cron === undefined) throw new TaskQueueConfigError(at('cron'), input, "expected { every: '15s' } or { cron: '0 2 * * *', timezone }");
-  if (typeof cron !== 'string' || cron.trim() === '') throw new TaskQueueConfigError(at('cron'), cron, "expected a crontab string such as '0 2 * * *'");
+  if (cron === undefined)
+    throw new TaskQueueConfigError(at('cron'), input, "expected { every: '15s' } or { cron: '0 2 * * *', timezone }");
+  if (typeof cron !== 'string' || cron.trim() === '')
+    throw new TaskQueueConfigError(at('cron'), cron, "expected a crontab string such as '0 2 * * *'");
   if (timezone !== undefined) {
     if (typeof timezone !== 'string' || !isTimeZone(timezone)) {
-      throw new TaskQueueConfigError(at('timezone'), timezone, "expected an IANA timezone such as 'Europe/London' or 'America/New_York'");
+      throw new TaskQueueConfigError(
+        at('timezone'),
+        timezone,
+        "expected an IANA timezone such as 'Europe/London' or 'America/New_York'",
+      );
     }
   }
   let next: number | null;
   try {
     next = ticksOf({ cron, timezone: timezone as string | undefined }, 0).next(Date.now());
   } catch (err) {
-    throw new TaskQueueConfigError(at('cron'), cron, `not a valid crontab: ${err instanceof Error ? err.message : String(err)}`);
+    throw new TaskQueueConfigError(
+      at('cron'),
+      cron,
+      `not a valid crontab: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (next === null) throw new TaskQueueConfigError(at('cron'), cron, 'it never fires (no date matches)');
   const out: Timing = { cron };

@@ -25,7 +25,9 @@ export interface TaskRef {
 }
 
 /** The shape of a workflow's result: one task's, or a group's (in order). */
-export type ResultShape = { kind: 'task'; ref: TaskRef; parent?: ResultShape } | { kind: 'group'; id: string; members: ResultShape[]; parent?: ResultShape };
+export type ResultShape =
+  | { kind: 'task'; ref: TaskRef; parent?: ResultShape }
+  | { kind: 'group'; id: string; members: ResultShape[]; parent?: ResultShape };
 
 export interface PublishOp {
   task: string;
@@ -92,8 +94,16 @@ export function freeze(node: CanvasJSON, ctx: FreezeContext): CanvasJSON {
       const header: CanvasJSON[] = [];
       for (const h of node.header) header.push(...(h.type === 'group' ? h.members : [h]));
       const body = freeze(node.body, ctx);
-      if (body.type === 'group' || body.type === 'chord' || (body.type === 'chain' && body.steps[0].type !== 'signature')) {
-        throw new TaskQueueConfigError('chord body', node.body, 'a chord body must be a task or a chain that starts with a task');
+      if (
+        body.type === 'group' ||
+        body.type === 'chord' ||
+        (body.type === 'chain' && body.steps[0].type !== 'signature')
+      ) {
+        throw new TaskQueueConfigError(
+          'chord body',
+          node.body,
+          'a chord body must be a task or a chain that starts with a task',
+        );
       }
       return { type: 'chord', id: node.id ?? ctx.newId(), header: header.map((h) => freeze(h, ctx)), body };
     }
@@ -112,7 +122,12 @@ export interface Continuation {
  * Plans publishing a frozen node. `prepend` is what the parent hands down
  * (its result, or for errbacks the failed id and error); undefined at the root.
  */
-export function plan(node: CanvasJSON, prepend: unknown[] | undefined, cont: Continuation, out: Plan = { chords: [], publishes: [] }): Plan {
+export function plan(
+  node: CanvasJSON,
+  prepend: unknown[] | undefined,
+  cont: Continuation,
+  out: Plan = { chords: [], publishes: [] },
+): Plan {
   switch (node.type) {
     case 'signature': {
       out.publishes.push(signatureOp(node, prepend, cont));
@@ -122,7 +137,11 @@ export function plan(node: CanvasJSON, prepend: unknown[] | undefined, cont: Con
       return plan(node.steps[0], prepend, { ...cont, rest: [...node.steps.slice(1), ...cont.rest] }, out);
     case 'group': {
       if (cont.rest.length || cont.member) {
-        throw new TaskQueueConfigError('group', node, 'a group that something waits for must be a chord header (chain(group, task) is upgraded automatically)');
+        throw new TaskQueueConfigError(
+          'group',
+          node,
+          'a group that something waits for must be a chord header (chain(group, task) is upgraded automatically)',
+        );
       }
       for (const m of node.members) plan(m, prepend, { rest: [], parentId: cont.parentId, rootId: cont.rootId }, out);
       return out;
@@ -150,7 +169,14 @@ function planChord(node: ChordJSON, prepend: unknown[] | undefined, cont: Contin
     insert: body.args[0] === CHORD_RESULTS_PLACEHOLDER,
     downstream: [...taskRefs(node.body), ...cont.rest.flatMap(taskRefs)],
   });
-  node.header.forEach((h, index) => plan(h, prepend, { rest: [], member: { id, index, queue: bodyQueue }, parentId: cont.parentId, rootId: cont.rootId }, out));
+  node.header.forEach((h, index) =>
+    plan(
+      h,
+      prepend,
+      { rest: [], member: { id, index, queue: bodyQueue }, parentId: cont.parentId, rootId: cont.rootId },
+      out,
+    ),
+  );
   return out;
 }
 
@@ -197,6 +223,11 @@ export function resultShape(node: CanvasJSON, parent?: ResultShape): ResultShape
     case 'group':
       return { kind: 'group', id: (node as GroupJSON).id!, members: node.members.map((m) => resultShape(m)), parent };
     case 'chord':
-      return resultShape(node.body, { kind: 'group', id: node.id!, members: node.header.map((h) => resultShape(h)), parent });
+      return resultShape(node.body, {
+        kind: 'group',
+        id: node.id!,
+        members: node.header.map((h) => resultShape(h)),
+        parent,
+      });
   }
 }

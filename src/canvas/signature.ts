@@ -1,6 +1,13 @@
 import { TaskQueueConfigError } from '../errors/index.js';
 import type { PublishOptions } from '../interfaces/task-options.interface.js';
-import type { CanvasJSON, ChainJSON, ChordJSON, GroupJSON, SignatureJSON, SignatureOptionsJSON } from '../protocol/canvas-json.js';
+import type {
+  CanvasJSON,
+  ChainJSON,
+  ChordJSON,
+  GroupJSON,
+  SignatureJSON,
+  SignatureOptionsJSON,
+} from '../protocol/canvas-json.js';
 import { assertJsonSafe, assertName } from '../protocol/validate.js';
 
 /** What publishing a canvas hands back: AsyncResult, or GroupResult for a group. */
@@ -28,7 +35,11 @@ export type GroupResultOf<R> = CanvasResultTypes<R> extends { group: infer H } ?
 
 /** Publishes canvases; TaskClient is one. Canvases built from a client's handles are bound to it. */
 export interface CanvasPublisher {
-  applyCanvas<R>(canvas: Canvas<R, unknown>, args?: readonly unknown[], options?: PublishOptions): Promise<CanvasResult<R>>;
+  applyCanvas<R>(
+    canvas: Canvas<R, unknown>,
+    args?: readonly unknown[],
+    options?: PublishOptions,
+  ): Promise<CanvasResult<R>>;
 }
 
 /**
@@ -66,7 +77,11 @@ export abstract class Canvas<R = unknown, H = TaskResultOf<R>> {
   applyAsync(args: readonly unknown[] = [], options?: PublishOptions): Promise<H> {
     const publisher = this.boundPublisher();
     if (!publisher) {
-      throw new TaskQueueConfigError('canvas', this.toJSON(), 'it is not bound to a TaskClient: build it from client handles, or call client.applyCanvas(canvas) / canvas.bind(client)');
+      throw new TaskQueueConfigError(
+        'canvas',
+        this.toJSON(),
+        'it is not bound to a TaskClient: build it from client handles, or call client.applyCanvas(canvas) / canvas.bind(client)',
+      );
     }
     return publisher.applyCanvas(this, args, options) as Promise<H>;
   }
@@ -76,7 +91,10 @@ export abstract class Canvas<R = unknown, H = TaskResultOf<R>> {
 export type AnyCanvas = Canvas<unknown, unknown>;
 
 /** Options a signature may carry (JSON-safe). @publicApi */
-export type SignatureOptions = Omit<PublishOptions, 'eta' | 'expires' | 'parentId' | 'rootId'> & { eta?: Date | number; expires?: number | string };
+export type SignatureOptions = Omit<PublishOptions, 'eta' | 'expires' | 'parentId' | 'rootId'> & {
+  eta?: Date | number;
+  expires?: number | string;
+};
 
 /**
  * One task call, not yet sent: Celery's signature. `s()` makes it partial (the
@@ -94,17 +112,27 @@ export class Signature<R = unknown> extends Canvas<R> {
   ) {
     super();
     assertName('signature task', task);
-    if (!Array.isArray(args)) throw new TaskQueueConfigError('signature args', args, `signature of "${task}" takes its arguments as an array`);
+    if (!Array.isArray(args))
+      throw new TaskQueueConfigError('signature args', args, `signature of "${task}" takes its arguments as an array`);
     assertJsonSafe(task, args);
   }
 
   protected clone(): this {
-    const copy = new Signature<R>(this.task, this.args, this.options, this.immutable, this.links, this.errbacks) as this;
+    const copy = new Signature<R>(
+      this.task,
+      this.args,
+      this.options,
+      this.immutable,
+      this.links,
+      this.errbacks,
+    ) as this;
     copy.publisher = this.publisher;
     return copy;
   }
 
-  private with(changes: Partial<Pick<Signature<R>, 'args' | 'options' | 'immutable' | 'links' | 'errbacks'>>): Signature<R> {
+  private with(
+    changes: Partial<Pick<Signature<R>, 'args' | 'options' | 'immutable' | 'links' | 'errbacks'>>,
+  ): Signature<R> {
     const copy = new Signature<R>(
       this.task,
       changes.args ?? this.args,
@@ -257,10 +285,16 @@ export function chain<T extends readonly AnyCanvas[]>(...steps: T): Chain<Result
 }
 
 /** `group(a, b)` or `group(iterable)`. @publicApi */
-export function group<T extends readonly AnyCanvas[]>(...members: T): Group<{ [K in keyof T]: ResultOf<T[K]> } & unknown[]>;
+export function group<T extends readonly AnyCanvas[]>(
+  ...members: T
+): Group<{ [K in keyof T]: ResultOf<T[K]> } & unknown[]>;
 export function group<R = unknown>(members: Iterable<Canvas<R, unknown>>): Group<R[]>;
 export function group(...args: unknown[]): Group {
-  if (args.length === 1 && !(args[0] instanceof Canvas) && typeof (args[0] as Iterable<AnyCanvas>)?.[Symbol.iterator] === 'function') {
+  if (
+    args.length === 1 &&
+    !(args[0] instanceof Canvas) &&
+    typeof (args[0] as Iterable<AnyCanvas>)?.[Symbol.iterator] === 'function'
+  ) {
     return new Group(args[0] as Iterable<AnyCanvas>);
   }
   return new Group(args as AnyCanvas[]);
@@ -281,7 +315,8 @@ export function canvasFromJSON(json: unknown, path = 'canvas'): Canvas<unknown, 
   };
   switch (j.type) {
     case 'signature': {
-      if (j.options !== undefined && (typeof j.options !== 'object' || j.options === null)) throw new TaskQueueConfigError(`${path}.options`, j.options, 'expected an object');
+      if (j.options !== undefined && (typeof j.options !== 'object' || j.options === null))
+        throw new TaskQueueConfigError(`${path}.options`, j.options, 'expected an object');
       return new Signature(
         j.task as string,
         (j.args ?? []) as unknown[],

@@ -46,7 +46,15 @@ export class WorkflowPublisher {
       }
     }
     for (const c of plan.chords) {
-      const { item } = buildMessage(c.body.task, c.body.args, c.body.options, this.defaults(c.body.task), this.limits, c.body.workflow, now);
+      const { item } = buildMessage(
+        c.body.task,
+        c.body.args,
+        c.body.options,
+        this.defaults(c.body.task),
+        this.limits,
+        c.body.workflow,
+        now,
+      );
       let bodyHead = item.raw;
       let bodyTail = '';
       if (c.insert) {
@@ -68,7 +76,9 @@ export class WorkflowPublisher {
         ttlMs: this.limits.resultExpiresMs,
       });
     }
-    const items = plan.publishes.map((op) => buildMessage(op.task, op.args, op.options, this.defaults(op.task), this.limits, op.workflow, now).item);
+    const items = plan.publishes.map(
+      (op) => buildMessage(op.task, op.args, op.options, this.defaults(op.task), this.limits, op.workflow, now).item,
+    );
     await this.sink.publish(items);
     if (this.hooks.afterPublish) plan.publishes.forEach((op, i) => this.hooks.afterPublish!(op, items[i]));
     return plan.publishes.map((op, i) => ({ id: items[i].id, queue: items[i].queue, task: op.task }));
@@ -96,7 +106,13 @@ export function signalPublishHooks(signals: SignalEmitter, defaultQueue: string)
     },
     afterPublish(op, item) {
       signals.emit(TaskSignal.AfterPublish, () =>
-        payload(AfterPublishSignal, { id: item.id, task: op.task, queue: item.queue, args: op.args, headers: { ...op.options.headers } }),
+        payload(AfterPublishSignal, {
+          id: item.id,
+          task: op.task,
+          queue: item.queue,
+          args: op.args,
+          headers: { ...op.options.headers },
+        }),
       );
     },
   };

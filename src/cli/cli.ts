@@ -25,8 +25,16 @@ function table(rows: Array<Record<string, unknown>>): string[] {
   if (rows.length === 0) return ['(none)'];
   const cols = Object.keys(rows[0]);
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i])).join('  ').trimEnd();
-  return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => String(r[c] ?? ''))))];
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(width[i]))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(cols),
+    line(width.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => String(r[c] ?? '')))),
+  ];
 }
 
 /**
@@ -38,37 +46,59 @@ export function buildCli(io: CliIO): Command {
   const program = new Command('taskqueue')
     .description('Inspect and control nestjs-taskqueue workers and queues.')
     .addOption(new Option('-b, --broker <url>', 'broker URL').env('TASKQUEUE_BROKER_URL'))
-    .addOption(new Option('-p, --prefix <prefix>', 'key prefix of the deployment').env('TASKQUEUE_PREFIX').default('taskqueue'))
+    .addOption(
+      new Option('-p, --prefix <prefix>', 'key prefix of the deployment').env('TASKQUEUE_PREFIX').default('taskqueue'),
+    )
     .option('--json', 'print JSON')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 
-  const run = (fn: (ctx: { inspector: TaskInspector; client: TaskClient; app: INestApplicationContext; g: GlobalOptions }) => Promise<unknown>) => async () => {
-    const g = program.opts<GlobalOptions>();
-    @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: g.broker, prefix: g.prefix })] })
-    class CliModule {}
-    const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
-    try {
-      const result = await fn({ inspector: app.get(TaskInspector), client: app.get(TaskClient), app, g });
-      if (result !== undefined) {
-        if (g.json) io.out(JSON.stringify(result, null, 2));
-        else if (Array.isArray(result)) table(result as Array<Record<string, unknown>>).forEach((l) => io.out(l));
-        else io.out(typeof result === 'string' ? result : JSON.stringify(result, null, 2));
+  const run =
+    (
+      fn: (ctx: {
+        inspector: TaskInspector;
+        client: TaskClient;
+        app: INestApplicationContext;
+        g: GlobalOptions;
+      }) => Promise<unknown>,
+    ) =>
+    async () => {
+      const g = program.opts<GlobalOptions>();
+      @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: g.broker, prefix: g.prefix })] })
+      class CliModule {}
+      const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
+      try {
+        const result = await fn({ inspector: app.get(TaskInspector), client: app.get(TaskClient), app, g });
+        if (result !== undefined) {
+          if (g.json) io.out(JSON.stringify(result, null, 2));
+          else if (Array.isArray(result)) table(result as Array<Record<string, unknown>>).forEach((l) => io.out(l));
+          else io.out(typeof result === 'string' ? result : JSON.stringify(result, null, 2));
+        }
+      } finally {
+        await app.close();
       }
-    } finally {
-      await app.close();
-    }
-  };
+    };
 
   program
     .command('status')
     .description('broker latency, live workers, beat leader')
     .action(
       run(async ({ inspector, app }) => {
-        const [latency, workers, beat] = await Promise.all([inspector.brokerLatency(), inspector.workers(), app.get<BeatStore>(TASK_QUEUE_BEAT_STORE).leaderHeartbeat()]);
+        const [latency, workers, beat] = await Promise.all([
+          inspector.brokerLatency(),
+          inspector.workers(),
+          app.get<BeatStore>(TASK_QUEUE_BEAT_STORE).leaderHeartbeat(),
+        ]);
         return {
           broker: { latencyMs: Math.round(latency * 100) / 100 },
-          workers: workers.map((w) => ({ id: w.id, queues: w.queues, running: `${w.running}/${w.concurrency}`, succeeded: w.succeeded, failed: w.failed, heartbeat: age(w.at) })),
+          workers: workers.map((w) => ({
+            id: w.id,
+            queues: w.queues,
+            running: `${w.running}/${w.concurrency}`,
+            succeeded: w.succeeded,
+            failed: w.failed,
+            heartbeat: age(w.at),
+          })),
           beat: beat ? { id: beat.id, heartbeat: age(beat.at) } : null,
         };
       }),
@@ -90,7 +120,16 @@ export function buildCli(io: CliIO): Command {
     .description('live workers and their counters')
     .action(
       run(async ({ inspector }) =>
-        (await inspector.workers()).map((w) => ({ id: w.id, queues: w.queues.join(','), running: w.running, concurrency: w.concurrency, succeeded: w.succeeded, failed: w.failed, retried: w.retried, heartbeat: age(w.at) })),
+        (await inspector.workers()).map((w) => ({
+          id: w.id,
+          queues: w.queues.join(','),
+          running: w.running,
+          concurrency: w.concurrency,
+          succeeded: w.succeeded,
+          failed: w.failed,
+          retried: w.retried,
+          heartbeat: age(w.at),
+        })),
       ),
     );
 
@@ -99,11 +138,22 @@ export function buildCli(io: CliIO): Command {
       .command(kind)
       .argument('<queue>')
       .option('-n, --limit <n>', 'how many, newest first', '20')
-      .description(kind === 'dead' ? 'tasks that failed for good, with their last error' : 'messages a worker could not use, with the reason')
+      .description(
+        kind === 'dead'
+          ? 'tasks that failed for good, with their last error'
+          : 'messages a worker could not use, with the reason',
+      )
       .action((queue: string, o: { limit: string }) =>
         run(async ({ inspector }) => {
-          const rows = kind === 'dead' ? await inspector.deadLetters(queue, 0, Number(o.limit)) : await inspector.rejected(queue, 0, Number(o.limit));
-          return rows.map((e) => ({ id: e.id ?? '', at: new Date(e.at).toISOString(), reason: e.error ? `${e.error.type}: ${e.error.message}` : e.reason }));
+          const rows =
+            kind === 'dead'
+              ? await inspector.deadLetters(queue, 0, Number(o.limit))
+              : await inspector.rejected(queue, 0, Number(o.limit));
+          return rows.map((e) => ({
+            id: e.id ?? '',
+            at: new Date(e.at).toISOString(),
+            reason: e.error ? `${e.error.type}: ${e.error.message}` : e.reason,
+          }));
         })(),
       );
   }
@@ -112,7 +162,9 @@ export function buildCli(io: CliIO): Command {
     .command('ping')
     .option('-t, --timeout <ms>', 'how long to wait for answers', '1000')
     .description('ask every worker to answer')
-    .action((o: { timeout: string }) => run(async ({ inspector }) => (await inspector.ping(Number(o.timeout))).map((worker) => ({ worker, ok: true })))());
+    .action((o: { timeout: string }) =>
+      run(async ({ inspector }) => (await inspector.ping(Number(o.timeout))).map((worker) => ({ worker, ok: true })))(),
+    );
 
   program
     .command('active')
@@ -120,18 +172,22 @@ export function buildCli(io: CliIO): Command {
     .description('the tasks each worker runs now')
     .action((o: { timeout: string }) =>
       run(async ({ inspector }) =>
-        (await inspector.active(Number(o.timeout))).flatMap((w) => w.tasks.map((t) => ({ worker: w.worker, id: t.id, task: t.task, queue: t.queue, running: age(t.startedAt) }))),
+        (await inspector.active(Number(o.timeout))).flatMap((w) =>
+          w.tasks.map((t) => ({ worker: w.worker, id: t.id, task: t.task, queue: t.queue, running: age(t.startedAt) })),
+        ),
       )(),
     );
 
   program
     .command('result')
     .argument('<id>')
-    .option('-q, --queue <queue>', 'the task\'s queue (default: search every queue in the broker)')
-    .description('a task\'s state and result or error')
+    .option('-q, --queue <queue>', "the task's queue (default: search every queue in the broker)")
+    .description("a task's state and result or error")
     .action((id: string, o: { queue?: string }) =>
       run(async ({ client, inspector }) => {
-        const found = o.queue ? { queue: o.queue, record: await client.result(id, o.queue).record() } : await inspector.findTask(id);
+        const found = o.queue
+          ? { queue: o.queue, record: await client.result(id, o.queue).record() }
+          : await inspector.findTask(id);
         return found?.record ? { queue: found.queue, ...found.record } : { id, state: 'PENDING' };
       })(),
     );
@@ -139,7 +195,7 @@ export function buildCli(io: CliIO): Command {
   program
     .command('revoke')
     .argument('<ids...>')
-    .option('-q, --queue <queue>', 'the tasks\' queue (default: every queue in the broker)')
+    .option('-q, --queue <queue>', "the tasks' queue (default: every queue in the broker)")
     .option('--terminate', 'also abort the tasks if they are running')
     .description('revoke tasks: they will not start; with --terminate, running ones are aborted')
     .action((ids: string[], o: { queue?: string; terminate?: boolean }) =>
@@ -169,7 +225,10 @@ export function buildCli(io: CliIO): Command {
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function runCli(argv: string[], io: CliIO = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIO = { out: (l) => console.log(l), err: (l) => console.error(l) },
+): Promise<number> {
   const program = buildCli(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

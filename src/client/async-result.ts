@@ -100,7 +100,8 @@ export class AsyncResult<T = unknown> {
    * revoked task throws TaskRevokedError; past `timeout`, TaskTimeoutError.
    */
   async get(options: GetOptions = {}): Promise<T> {
-    const timeoutMs = options.timeout === undefined ? FOREVER_MS : Math.min(FOREVER_MS, toMs(options.timeout, 'get({ timeout })'));
+    const timeoutMs =
+      options.timeout === undefined ? FOREVER_MS : Math.min(FOREVER_MS, toMs(options.timeout, 'get({ timeout })'));
     const rec = await this.transport.waitForResult(this.searchQueues, this.id, timeoutMs);
     if (!rec) throw new TaskTimeoutError(this.id, timeoutMs);
     return this.unwrap(rec, options.propagate ?? true);
@@ -139,7 +140,8 @@ export class AsyncResult<T = unknown> {
    */
   async revoke(options: { terminate?: boolean } = {}): Promise<void> {
     if (!this.links.graph && !this.knownQueue) await this.record();
-    const refs = this.links.graph ?? this.searchQueues.map((queue) => ({ id: this.id, queue, task: this.taskName ?? '' }));
+    const refs =
+      this.links.graph ?? this.searchQueues.map((queue) => ({ id: this.id, queue, task: this.taskName ?? '' }));
     for (const ref of refs) {
       const record: ResultRecord = {
         id: ref.id,
@@ -152,7 +154,10 @@ export class AsyncResult<T = unknown> {
     }
     // Every worker drops the prefetched ones; with terminate, running ones are aborted too.
     const ids = [...new Set(refs.map((r) => r.id))];
-    await this.transport.control({ id: randomUUID(), command: 'revoke', args: { ids, terminate: options.terminate === true }, reply: false }, 0);
+    await this.transport.control(
+      { id: randomUUID(), command: 'revoke', args: { ids, terminate: options.terminate === true }, reply: false },
+      0,
+    );
   }
 
   /** Deletes the stored result. */

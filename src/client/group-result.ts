@@ -21,7 +21,8 @@ export class GroupResult<T extends unknown[] = unknown[]> {
 
   /** Waits for every member; returns their results in order. The first failure throws (unless propagate: false). */
   async get(options: GetOptions = {}): Promise<T> {
-    const timeoutMs = options.timeout === undefined ? FOREVER_MS : toMs(options.timeout as Duration, 'get({ timeout })');
+    const timeoutMs =
+      options.timeout === undefined ? FOREVER_MS : toMs(options.timeout as Duration, 'get({ timeout })');
     const deadline = Date.now() + timeoutMs;
     const out: unknown[] = [];
     for (const r of this.results) {

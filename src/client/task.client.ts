@@ -37,10 +37,11 @@ function canvasOptions(o: PublishOptions): SignatureOptionsJSON {
   return {
     ...(rest as SignatureOptionsJSON),
     ...(eta !== undefined ? { eta: eta instanceof Date ? eta.getTime() : eta } : {}),
-    ...(expires !== undefined ? { expires: expires instanceof Date ? Math.max(0, expires.getTime() - Date.now()) : expires } : {}),
+    ...(expires !== undefined
+      ? { expires: expires instanceof Date ? Math.max(0, expires.getTime() - Date.now()) : expires }
+      : {}),
   };
 }
-
 
 type AnyFn = (...args: any[]) => any;
 
@@ -142,13 +143,26 @@ export class TaskClient implements CanvasPublisher {
    * of what the workflow ends in: an AsyncResult, or a GroupResult for a group.
    * `args` are prepended to the first task's arguments.
    */
-  async applyCanvas<R = unknown>(canvas: Canvas<R>, args: readonly unknown[] = [], options: PublishOptions = {}): Promise<CanvasResult<R>> {
+  async applyCanvas<R = unknown>(
+    canvas: Canvas<R>,
+    args: readonly unknown[] = [],
+    options: PublishOptions = {},
+  ): Promise<CanvasResult<R>> {
     let json = canvas.toJSON();
     if (Object.keys(options).length) {
-      if (json.type !== 'signature') throw new TaskQueueConfigError('options', options, 'set options on the signatures of a chain, group or chord (sig.set({ ... }))');
-      json = { ...json, options: { ...json.options, ...(canvasOptions(options)) } };
+      if (json.type !== 'signature')
+        throw new TaskQueueConfigError(
+          'options',
+          options,
+          'set options on the signatures of a chain, group or chord (sig.set({ ... }))',
+        );
+      json = { ...json, options: { ...json.options, ...canvasOptions(options) } };
     }
-    const frozen = freeze(json, { defaults: (t) => this.registry.get(t), defaultQueue: this.options.defaultQueue, newId: randomUUID });
+    const frozen = freeze(json, {
+      defaults: (t) => this.registry.get(t),
+      defaultQueue: this.options.defaultQueue,
+      newId: randomUUID,
+    });
     const graph = taskRefs(frozen);
     const plan = planCanvas(frozen, args.length ? [...args] : undefined, { rest: [], rootId: graph[0]?.id });
     await this.workflow.execute(plan, this.inherited());
@@ -157,15 +171,31 @@ export class TaskClient implements CanvasPublisher {
 
   private handle(shape: ResultShape, graph?: TaskRef[]): ResultHandle {
     const parent = shape.parent ? this.handle(shape.parent) : undefined;
-    if (shape.kind === 'group') return new GroupResult(shape.id, shape.members.map((m) => this.handle(m)), parent);
-    return new AsyncResult(shape.ref.id, shape.ref.queue, shape.ref.task, this.transport, this.options.resultExpiresMs, { parent, graph });
+    if (shape.kind === 'group')
+      return new GroupResult(
+        shape.id,
+        shape.members.map((m) => this.handle(m)),
+        parent,
+      );
+    return new AsyncResult(
+      shape.ref.id,
+      shape.ref.queue,
+      shape.ref.task,
+      this.transport,
+      this.options.resultExpiresMs,
+      { parent, graph },
+    );
   }
 
   /**
    * Publishes a task by name. The task may live in another process or codebase:
    * names this application does not know are sent with the module's defaults.
    */
-  async send<R = unknown>(name: string, args: readonly unknown[] = [], options: PublishOptions = {}): Promise<AsyncResult<R>> {
+  async send<R = unknown>(
+    name: string,
+    args: readonly unknown[] = [],
+    options: PublishOptions = {},
+  ): Promise<AsyncResult<R>> {
     const [item, result, op] = this.prepare<R>(name, args, options);
     await this.transport.publish([item]);
     this.hooks.afterPublish?.(op, item);
@@ -173,7 +203,9 @@ export class TaskClient implements CanvasPublisher {
   }
 
   /** Publishes many calls in one round trip. */
-  async sendMany<R = unknown>(calls: ReadonlyArray<{ name: string; args?: readonly unknown[]; options?: PublishOptions }>): Promise<AsyncResult<R>[]> {
+  async sendMany<R = unknown>(
+    calls: ReadonlyArray<{ name: string; args?: readonly unknown[]; options?: PublishOptions }>,
+  ): Promise<AsyncResult<R>[]> {
     const prepared = calls.map((c) => this.prepare<R>(c.name, c.args ?? [], c.options ?? {}));
     await this.transport.publish(prepared.map(([item]) => item));
     if (this.hooks.afterPublish) for (const [item, , op] of prepared) this.hooks.afterPublish(op, item);
@@ -188,7 +220,15 @@ export class TaskClient implements CanvasPublisher {
   result<R = unknown>(id: string, queue?: string, taskName?: string): AsyncResult<R> {
     assertName('result id', id);
     if (queue !== undefined) assertName('result queue', queue);
-    return new AsyncResult<R>(id, queue, taskName, this.transport, this.options.resultExpiresMs, {}, this.knownQueues());
+    return new AsyncResult<R>(
+      id,
+      queue,
+      taskName,
+      this.transport,
+      this.options.resultExpiresMs,
+      {},
+      this.knownQueues(),
+    );
   }
 
   /** Queues a task of this application may be in. */
@@ -199,10 +239,18 @@ export class TaskClient implements CanvasPublisher {
     return [...queues];
   }
 
-
-  private prepare<R>(name: string, args: readonly unknown[], o: PublishOptions): [PublishItem, AsyncResult<R>, PublishOp] {
+  private prepare<R>(
+    name: string,
+    args: readonly unknown[],
+    o: PublishOptions,
+  ): [PublishItem, AsyncResult<R>, PublishOp] {
     const inherit = this.inherited();
-    const op: PublishOp = { task: name, args: args as unknown[], options: inherit ? { ...o, headers: { ...inherit, ...o.headers } } : o, workflow: {} };
+    const op: PublishOp = {
+      task: name,
+      args: args as unknown[],
+      options: inherit ? { ...o, headers: { ...inherit, ...o.headers } } : o,
+      workflow: {},
+    };
     if (this.signals.has(TaskSignal.BeforePublish)) {
       op.options = { ...op.options, taskId: op.options.taskId ?? randomUUID() };
       this.hooks.beforePublish?.(op);

@@ -8,7 +8,12 @@ import type { INestApplicationContext } from '@nestjs/common';
  * running work may still need those providers.
  * @internal
  */
-export function closeOnSignals(app: INestApplicationContext, role: string, stop: () => Promise<void>, exitOnSignal: boolean): void {
+export function closeOnSignals(
+  app: INestApplicationContext,
+  role: string,
+  stop: () => Promise<void>,
+  exitOnSignal: boolean,
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);

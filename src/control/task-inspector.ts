@@ -57,14 +57,27 @@ export class TaskInspector {
 
   /** Asks every worker to answer; returns the ids of those that did within `timeout`. */
   async ping(timeout: Duration = '1s'): Promise<string[]> {
-    const replies = await this.transport.control({ id: randomUUID(), command: 'ping', reply: true }, toMs(timeout, 'ping(timeout)'));
+    const replies = await this.transport.control(
+      { id: randomUUID(), command: 'ping', reply: true },
+      toMs(timeout, 'ping(timeout)'),
+    );
     return replies.filter((r) => r.ok).map((r) => r.worker);
   }
 
   /** The tasks each worker is running now (Celery's `inspect active`). */
-  async active(timeout: Duration = '1s'): Promise<Array<{ worker: string; tasks: Array<{ id: string; task?: string; queue: string; startedAt: number }> }>> {
-    const replies = await this.transport.control({ id: randomUUID(), command: 'active', reply: true }, toMs(timeout, 'active(timeout)'));
-    return replies.filter((r) => r.ok).map((r) => ({ worker: r.worker, tasks: r.data as Array<{ id: string; task?: string; queue: string; startedAt: number }> }));
+  async active(
+    timeout: Duration = '1s',
+  ): Promise<Array<{ worker: string; tasks: Array<{ id: string; task?: string; queue: string; startedAt: number }> }>> {
+    const replies = await this.transport.control(
+      { id: randomUUID(), command: 'active', reply: true },
+      toMs(timeout, 'active(timeout)'),
+    );
+    return replies
+      .filter((r) => r.ok)
+      .map((r) => ({
+        worker: r.worker,
+        tasks: r.data as Array<{ id: string; task?: string; queue: string; startedAt: number }>,
+      }));
   }
 
   /** Deletes every message, result and parked entry of a queue. */

@@ -1,4 +1,16 @@
-import { BadRequestException, Body, Controller, ForbiddenException, Get, Header, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  Header,
+  Inject,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import { TaskClient } from '../client/task.client.js';
 import { TaskInspector } from '../control/task-inspector.js';
 import { TaskQueueConfigError } from '../errors/index.js';
@@ -55,10 +67,24 @@ export class DashboardController {
 
   @Get('api/overview')
   async overview(): Promise<DashboardOverview> {
-    const [brokerLatencyMs, names, workers, beat] = await Promise.all([this.inspector.brokerLatency(), this.inspector.queues(), this.inspector.workers(), this.beat.leaderHeartbeat()]);
+    const [brokerLatencyMs, names, workers, beat] = await Promise.all([
+      this.inspector.brokerLatency(),
+      this.inspector.queues(),
+      this.inspector.workers(),
+      this.beat.leaderHeartbeat(),
+    ]);
     const known = new Set([...names, ...workers.flatMap((w) => w.queues)]);
-    const queues = await Promise.all([...known].sort().map(async (queue) => ({ queue, ...(await this.inspector.counts(queue)) })));
-    return { at: Date.now(), brokerLatencyMs, queues, workers, beat: beat && { id: beat.id, at: beat.at }, readOnly: this.options.readOnly === true };
+    const queues = await Promise.all(
+      [...known].sort().map(async (queue) => ({ queue, ...(await this.inspector.counts(queue)) })),
+    );
+    return {
+      at: Date.now(),
+      brokerLatencyMs,
+      queues,
+      workers,
+      beat: beat && { id: beat.id, at: beat.at },
+      readOnly: this.options.readOnly === true,
+    };
   }
 
   @Get('api/queues/:queue/dead')
@@ -72,7 +98,9 @@ export class DashboardController {
   }
 
   @Get('api/active')
-  active(): Promise<Array<{ worker: string; tasks: Array<{ id: string; task?: string; queue: string; startedAt: number }> }>> {
+  active(): Promise<
+    Array<{ worker: string; tasks: Array<{ id: string; task?: string; queue: string; startedAt: number }> }>
+  > {
     return this.inspector.active(500);
   }
 
@@ -83,7 +111,10 @@ export class DashboardController {
   }
 
   @Post('api/tasks/:id/revoke')
-  async revoke(@Param('id') id: string, @Body() body: { terminate?: boolean } | undefined): Promise<{ revoked: string; terminate: boolean }> {
+  async revoke(
+    @Param('id') id: string,
+    @Body() body: { terminate?: boolean } | undefined,
+  ): Promise<{ revoked: string; terminate: boolean }> {
     this.writable();
     const terminate = body?.terminate === true;
     const found = await badInput(() => this.inspector.findTask(id));

@@ -16,7 +16,8 @@ import type { TaskOptions } from '../interfaces/task-options.interface.js';
 export function Task(name: string, options?: Omit<TaskOptions, 'name'>): MethodDecorator;
 export function Task(options?: TaskOptions): MethodDecorator;
 export function Task(nameOrOptions?: string | TaskOptions, options?: Omit<TaskOptions, 'name'>): MethodDecorator {
-  const meta: TaskOptions = typeof nameOrOptions === 'string' ? { ...options, name: nameOrOptions } : { ...nameOrOptions };
+  const meta: TaskOptions =
+    typeof nameOrOptions === 'string' ? { ...options, name: nameOrOptions } : { ...nameOrOptions };
   return SetMetadata(TASK_METADATA, meta);
 }
 

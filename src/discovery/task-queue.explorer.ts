@@ -35,30 +35,55 @@ export class TaskQueueExplorer implements OnModuleInit {
       const proto = Object.getPrototypeOf(instance);
       if (!proto || proto === Object.prototype) continue;
       for (const methodName of this.scanner.getAllMethodNames(proto)) {
-        const meta = this.reflector.get<TaskOptions | undefined>(TASK_METADATA, instance[methodName as keyof typeof instance] as never);
-        const periodic = this.reflector.get<PeriodicMetadata[] | undefined>(PERIODIC_METADATA, instance[methodName as keyof typeof instance] as never);
+        const meta = this.reflector.get<TaskOptions | undefined>(
+          TASK_METADATA,
+          instance[methodName as keyof typeof instance] as never,
+        );
+        const periodic = this.reflector.get<PeriodicMetadata[] | undefined>(
+          PERIODIC_METADATA,
+          instance[methodName as keyof typeof instance] as never,
+        );
         if (!meta && !periodic) continue;
         const site = `${metatype.name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(MESSAGES.scopedProvider(site));
           continue;
         }
-        const def = this.define(instance as Record<string, unknown>, metatype as Function, methodName, site, meta ?? {});
+        const def = this.define(
+          instance as Record<string, unknown>,
+          metatype as Function,
+          methodName,
+          site,
+          meta ?? {},
+        );
         this.registry.register(def);
         for (const p of periodic ?? []) this.periodic.add({ site, task: def, meta: p });
       }
     }
   }
 
-  private define(instance: Record<string, unknown>, target: Function, methodName: string, site: string, meta: TaskOptions): TaskDefinition {
+  private define(
+    instance: Record<string, unknown>,
+    target: Function,
+    methodName: string,
+    site: string,
+    meta: TaskOptions,
+  ): TaskDefinition {
     const at = (option: string) => `@Task(${option}) on ${site}`;
     const name = assertName(at('name'), meta.name ?? `${target.name}.${methodName}`);
     const priority = meta.priority ?? DEFAULT_PRIORITY;
     if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
-      throw new TaskQueueConfigError(at('priority'), priority, `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`);
+      throw new TaskQueueConfigError(
+        at('priority'),
+        priority,
+        `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`,
+      );
     }
     const autoretryFor = meta.autoretryFor;
-    if (autoretryFor !== undefined && (!Array.isArray(autoretryFor) || autoretryFor.some((c) => typeof c !== 'function'))) {
+    if (
+      autoretryFor !== undefined &&
+      (!Array.isArray(autoretryFor) || autoretryFor.some((c) => typeof c !== 'function'))
+    ) {
       throw new TaskQueueConfigError(at('autoretryFor'), autoretryFor, 'expected an array of error classes');
     }
     const method = instance[methodName] as (...args: unknown[]) => unknown;
@@ -84,9 +109,11 @@ export class TaskQueueExplorer implements OnModuleInit {
 
 export function resolveRetry(r: RetryOptions, option: string): ResolvedRetry {
   const max = r.max ?? 3;
-  if (!Number.isInteger(max) || max < 0) throw new TaskQueueConfigError(`${option}.max`, max, 'expected an integer >= 0');
+  if (!Number.isInteger(max) || max < 0)
+    throw new TaskQueueConfigError(`${option}.max`, max, 'expected an integer >= 0');
   const backoff = r.backoff ?? 'exponential';
-  if (backoff !== 'fixed' && backoff !== 'exponential') throw new TaskQueueConfigError(`${option}.backoff`, backoff, "expected 'fixed' or 'exponential'");
+  if (backoff !== 'fixed' && backoff !== 'exponential')
+    throw new TaskQueueConfigError(`${option}.backoff`, backoff, "expected 'fixed' or 'exponential'");
   return {
     max,
     backoff,
@@ -100,7 +127,10 @@ const RATE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
 
 /** '10/s', '100/m', '1000/h', or a number per second. */
 export function parseRateLimit(value: string | number, option: string): { limit: number; intervalMs: number } {
-  const m = typeof value === 'number' ? [String(value), String(value), 's'] : /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*$/.exec(value);
+  const m =
+    typeof value === 'number'
+      ? [String(value), String(value), 's']
+      : /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*$/.exec(value);
   const limit = m ? Number(m[1]) : NaN;
   if (!m || !Number.isFinite(limit) || limit <= 0) {
     throw new TaskQueueConfigError(option, value, "expected a positive rate such as '10/s', '100/m' or '1000/h'");

@@ -54,7 +54,10 @@ export class TaskRegistry {
       const def = this.byMethod.get(cls)?.get(methodName);
       if (def) return def;
     }
-    throw new UnknownTaskError(`${target.name}.${methodName}`, `${target.name}#${methodName} is not decorated with @Task(), or ${target.name} is not a provider of this application.`);
+    throw new UnknownTaskError(
+      `${target.name}.${methodName}`,
+      `${target.name}#${methodName} is not decorated with @Task(), or ${target.name} is not a provider of this application.`,
+    );
   }
 
   names(): string[] {

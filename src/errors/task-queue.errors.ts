@@ -38,7 +38,9 @@ export class DuplicateTaskError extends TaskQueueError {
     readonly taskName: string,
     readonly sites: [string, string],
   ) {
-    super(`Task name "${taskName}" is used twice: by ${sites[0]} and by ${sites[1]}. Give one of them an explicit @Task({ name }).`);
+    super(
+      `Task name "${taskName}" is used twice: by ${sites[0]} and by ${sites[1]}. Give one of them an explicit @Task({ name }).`,
+    );
   }
 }
 
@@ -49,7 +51,9 @@ export class NonSerializableArgumentError extends TaskQueueError {
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`Task "${taskName}": argument ${path} cannot be sent: ${reason}. Pass plain JSON data (numbers, strings, booleans, null, arrays, plain objects).`);
+    super(
+      `Task "${taskName}": argument ${path} cannot be sent: ${reason}. Pass plain JSON data (numbers, strings, booleans, null, arrays, plain objects).`,
+    );
   }
 }
 

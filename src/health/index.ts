@@ -3,7 +3,11 @@
  * own so that applications without `@nestjs/terminus` never load it.
  */
 export { TaskQueueHealthModule } from './task-queue-health.module.js';
-export { TaskQueueHealthIndicator, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_MAX_HEARTBEAT_AGE_MS } from './task-queue.health.js';
+export {
+  TaskQueueHealthIndicator,
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_MAX_HEARTBEAT_AGE_MS,
+} from './task-queue.health.js';
 export type {
   BacklogCheckOptions,
   BeatCheckOptions,

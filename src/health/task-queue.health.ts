@@ -70,7 +70,10 @@ export class TaskQueueHealthIndicator {
    * `maxHeartbeatAge` (default 30 s), counting only those consuming `queue`
    * when given. Data: `workers` (live count), `required`, `maxHeartbeatAgeMs`, `queue`.
    */
-  workerCheck<const Key extends string>(key: Key, options: WorkerCheckOptions = {}): Promise<HealthIndicatorResult<Key>> {
+  workerCheck<const Key extends string>(
+    key: Key,
+    options: WorkerCheckOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
     return this.run(key, options.timeout, (timeoutMs) => this.workers(options, timeoutMs));
   }
 
@@ -98,12 +101,15 @@ export class TaskQueueHealthIndicator {
     return this.run(key, options?.timeout, async (timeoutMs) => {
       const threshold = options?.threshold;
       if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0) {
-        throw new CheckFailed(HEALTH_MESSAGES.invalidOption(`threshold must be an integer >= 0, got ${String(threshold)}`));
+        throw new CheckFailed(
+          HEALTH_MESSAGES.invalidOption(`threshold must be an integer >= 0, got ${String(threshold)}`),
+        );
       }
       const queue = options.queue ?? this.options.defaultQueue;
       const counts = await this.broker('the broker', timeoutMs, () => this.transport.counts(queue));
       const data = { queue, ready: counts.ready, delayed: counts.delayed, reserved: counts.reserved, threshold };
-      if (counts.ready > threshold) throw new CheckFailed(HEALTH_MESSAGES.backlog(queue, counts.ready, threshold), data);
+      if (counts.ready > threshold)
+        throw new CheckFailed(HEALTH_MESSAGES.backlog(queue, counts.ready, threshold), data);
       return data;
     });
   }
@@ -112,7 +118,10 @@ export class TaskQueueHealthIndicator {
    * The broker answers, and enough workers are live (as `workerCheck`; with
    * `minWorkers: 0` the broker alone). Data: `latencyMs` and the worker data.
    */
-  isHealthy<const Key extends string>(key: Key, options: TaskQueueHealthOptions = {}): Promise<HealthIndicatorResult<Key>> {
+  isHealthy<const Key extends string>(
+    key: Key,
+    options: TaskQueueHealthOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
     return this.run(key, options.timeout, async (timeoutMs) => {
       const started = Date.now();
       const ping = await this.ping(timeoutMs);
@@ -137,14 +146,19 @@ export class TaskQueueHealthIndicator {
     const maxAgeMs = toMs(options.maxHeartbeatAge ?? DEFAULT_MAX_HEARTBEAT_AGE_MS, 'maxHeartbeatAge');
     const required = options.minWorkers ?? 1;
     if (!Number.isInteger(required) || required < 0) {
-      throw new CheckFailed(HEALTH_MESSAGES.invalidOption(`minWorkers must be an integer >= 0, got ${String(required)}`));
+      throw new CheckFailed(
+        HEALTH_MESSAGES.invalidOption(`minWorkers must be an integer >= 0, got ${String(required)}`),
+      );
     }
     const all = await this.broker('the broker', timeoutMs, () => this.transport.listWorkers());
     const now = Date.now();
-    const live = all.filter((w: WorkerInfo) => now - w.at <= maxAgeMs && (options.queue === undefined || w.queues.includes(options.queue)));
+    const live = all.filter(
+      (w: WorkerInfo) => now - w.at <= maxAgeMs && (options.queue === undefined || w.queues.includes(options.queue)),
+    );
     const data: Data = { workers: live.length, required, maxHeartbeatAgeMs: maxAgeMs };
     if (options.queue !== undefined) data.queue = options.queue;
-    if (live.length < required) throw new CheckFailed(HEALTH_MESSAGES.noWorkers(maxAgeMs, live.length, required, options.queue), data);
+    if (live.length < required)
+      throw new CheckFailed(HEALTH_MESSAGES.noWorkers(maxAgeMs, live.length, required, options.queue), data);
     return data;
   }
 

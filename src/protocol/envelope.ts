@@ -50,7 +50,14 @@ export const DEFAULT_PRIORITY = 5;
 
 /** Serializes with the fixed key order the scripts rely on. */
 export function encodeMessage(m: TaskMessage): string {
-  const ordered: Record<string, unknown> = { id: m.id, priority: m.priority, queue: m.queue, task: m.task, retries: m.retries, created: m.created };
+  const ordered: Record<string, unknown> = {
+    id: m.id,
+    priority: m.priority,
+    queue: m.queue,
+    task: m.task,
+    retries: m.retries,
+    created: m.created,
+  };
   if (m.eta !== undefined) ordered.eta = m.eta;
   if (m.expires !== undefined) ordered.expires = m.expires;
   if (m.timeLimit !== undefined) ordered.timeLimit = m.timeLimit;

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { InvalidMessageError, TaskQueueConfigError } from '../errors/index.js';
 import type { PublishOptions } from '../interfaces/task-options.interface.js';
 import { optionalMs } from './duration.js';
-import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, PROTOCOL_VERSION, encodeMessage, type TaskMessage } from './envelope.js';
+import {
+  DEFAULT_PRIORITY,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  PROTOCOL_VERSION,
+  encodeMessage,
+  type TaskMessage,
+} from './envelope.js';
 import { assertJsonSafe, assertName, trimTrailingUndefined } from './validate.js';
 
 /** What a publisher knows of a task's own defaults (its @Task() options), when it knows the task. */
@@ -48,7 +55,8 @@ export function buildMessage(
   now = Date.now(),
 ): { message: TaskMessage; item: EncodedMessage } {
   assertName('task name', name);
-  if (!Array.isArray(rawArgs)) throw new TaskQueueConfigError('args', rawArgs, `task "${name}" takes its arguments as an array`);
+  if (!Array.isArray(rawArgs))
+    throw new TaskQueueConfigError('args', rawArgs, `task "${name}" takes its arguments as an array`);
   const args = trimTrailingUndefined(rawArgs);
   assertJsonSafe(name, args);
   const queue = assertName('queue', o.queue ?? def?.queue ?? options.defaultQueue);
@@ -58,11 +66,13 @@ export function buildMessage(
   }
   const id = o.taskId === undefined ? randomUUID() : assertName('taskId', o.taskId);
   let eta: number | undefined;
-  if (o.eta !== undefined && o.countdown !== undefined) throw new TaskQueueConfigError('eta', o.eta, 'give eta or countdown, not both');
+  if (o.eta !== undefined && o.countdown !== undefined)
+    throw new TaskQueueConfigError('eta', o.eta, 'give eta or countdown, not both');
   if (o.countdown !== undefined) eta = now + optionalMs(o.countdown, 'countdown')!;
   else if (o.eta !== undefined) eta = toEpoch(o.eta, 'eta');
   let expires: number | undefined;
-  if (o.expires !== undefined) expires = o.expires instanceof Date ? toEpoch(o.expires, 'expires') : now + optionalMs(o.expires, 'expires')!;
+  if (o.expires !== undefined)
+    expires = o.expires instanceof Date ? toEpoch(o.expires, 'expires') : now + optionalMs(o.expires, 'expires')!;
   else if (def?.expiresMs !== undefined) expires = now + def.expiresMs;
   if (o.headers !== undefined) assertJsonSafe(`${name} headers`, [o.headers]);
   const message: TaskMessage = {
@@ -94,6 +104,7 @@ export function buildMessage(
 
 function toEpoch(value: Date | number, option: string): number {
   const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TaskQueueConfigError(option, value, 'expected a Date or epoch milliseconds');
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw new TaskQueueConfigError(option, value, 'expected a Date or epoch milliseconds');
   return ms;
 }

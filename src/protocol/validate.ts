@@ -18,7 +18,8 @@ export function assertJsonSafe(taskName: string, args: readonly unknown[]): void
       case 'boolean':
         return;
       case 'number':
-        if (!Number.isFinite(value)) throw new NonSerializableArgumentError(taskName, path, `${value} is not a finite number`);
+        if (!Number.isFinite(value))
+          throw new NonSerializableArgumentError(taskName, path, `${value} is not a finite number`);
         return;
       case 'bigint':
         throw new NonSerializableArgumentError(taskName, path, 'BigInt has no JSON form (send it as a string)');
@@ -27,7 +28,11 @@ export function assertJsonSafe(taskName: string, args: readonly unknown[]): void
       case 'symbol':
         throw new NonSerializableArgumentError(taskName, path, 'a Symbol has no JSON form');
       case 'undefined':
-        throw new NonSerializableArgumentError(taskName, path, 'undefined becomes null in JSON (pass null, or leave the argument out)');
+        throw new NonSerializableArgumentError(
+          taskName,
+          path,
+          'undefined becomes null in JSON (pass null, or leave the argument out)',
+        );
     }
     if (value === null) return;
     const obj = value as object;
@@ -40,7 +45,11 @@ export function assertJsonSafe(taskName: string, args: readonly unknown[]): void
       if (proto !== Object.prototype && proto !== null) {
         const kind = (proto?.constructor?.name as string | undefined) ?? 'object';
         const hint = kind === 'Date' ? ' (send date.toISOString() or a timestamp)' : '';
-        throw new NonSerializableArgumentError(taskName, path, `a ${kind} instance would arrive as a plain object or string${hint}`);
+        throw new NonSerializableArgumentError(
+          taskName,
+          path,
+          `a ${kind} instance would arrive as a plain object or string${hint}`,
+        );
       }
       for (const [key, item] of Object.entries(obj)) {
         if (item === undefined) continue; // dropped by JSON, like an absent property
@@ -75,28 +84,45 @@ export function decodeMessage(raw: string, maxBytes = DEFAULT_MAX_MESSAGE_BYTES)
   } catch (e) {
     throw new InvalidMessageError(`not valid JSON (${(e as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidMessageError('not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidMessageError('not a JSON object');
   const m = parsed as Record<string, unknown>;
-  if (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > 200) throw new InvalidMessageError('field "id" must be a non-empty string of at most 200 characters');
-  if (typeof m.task !== 'string' || m.task.length === 0) throw new InvalidMessageError('field "task" must be a non-empty string');
-  if (typeof m.queue !== 'string' || m.queue.length === 0) throw new InvalidMessageError('field "queue" must be a non-empty string');
+  if (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > 200)
+    throw new InvalidMessageError('field "id" must be a non-empty string of at most 200 characters');
+  if (typeof m.task !== 'string' || m.task.length === 0)
+    throw new InvalidMessageError('field "task" must be a non-empty string');
+  if (typeof m.queue !== 'string' || m.queue.length === 0)
+    throw new InvalidMessageError('field "queue" must be a non-empty string');
   if (!Array.isArray(m.args)) throw new InvalidMessageError('field "args" must be an array');
-  if (!Number.isInteger(m.priority) || (m.priority as number) < MIN_PRIORITY || (m.priority as number) > MAX_PRIORITY) throw new InvalidMessageError(`field "priority" must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`);
-  if (!Number.isInteger(m.retries) || (m.retries as number) < 0) throw new InvalidMessageError('field "retries" must be an integer >= 0');
-  if (m.v !== PROTOCOL_VERSION) throw new InvalidMessageError(`unsupported protocol version ${JSON.stringify(m.v)} (this worker speaks ${PROTOCOL_VERSION})`);
+  if (!Number.isInteger(m.priority) || (m.priority as number) < MIN_PRIORITY || (m.priority as number) > MAX_PRIORITY)
+    throw new InvalidMessageError(`field "priority" must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`);
+  if (!Number.isInteger(m.retries) || (m.retries as number) < 0)
+    throw new InvalidMessageError('field "retries" must be an integer >= 0');
+  if (m.v !== PROTOCOL_VERSION)
+    throw new InvalidMessageError(
+      `unsupported protocol version ${JSON.stringify(m.v)} (this worker speaks ${PROTOCOL_VERSION})`,
+    );
   for (const f of ['created', 'eta', 'expires', 'timeLimit', 'softTimeLimit'] as const) {
     if (!isOptionalNumber(m[f])) throw new InvalidMessageError(`field "${f}" must be a number`);
   }
   for (const f of ['parentId', 'rootId'] as const) {
     if (!isOptionalString(m[f])) throw new InvalidMessageError(`field "${f}" must be a string`);
   }
-  if (m.headers !== undefined && (typeof m.headers !== 'object' || m.headers === null || Array.isArray(m.headers))) throw new InvalidMessageError('field "headers" must be an object');
+  if (m.headers !== undefined && (typeof m.headers !== 'object' || m.headers === null || Array.isArray(m.headers)))
+    throw new InvalidMessageError('field "headers" must be an object');
   for (const f of ['chain', 'link', 'linkError'] as const) {
     if (m[f] !== undefined && !Array.isArray(m[f])) throw new InvalidMessageError(`field "${f}" must be an array`);
   }
   if (m.chord !== undefined) {
     const c = m.chord as Record<string, unknown> | null;
-    if (typeof c !== 'object' || c === null || typeof c.id !== 'string' || typeof c.queue !== 'string' || !Number.isInteger(c.index) || (c.index as number) < 0) {
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      typeof c.id !== 'string' ||
+      typeof c.queue !== 'string' ||
+      !Number.isInteger(c.index) ||
+      (c.index as number) < 0
+    ) {
       throw new InvalidMessageError('field "chord" must be { id, index, queue }');
     }
   }

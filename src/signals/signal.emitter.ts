@@ -74,7 +74,11 @@ export class SignalEmitter implements OnModuleInit {
         const metas = this.reflector.get<SignalHandlerMeta[] | undefined>(TASK_SIGNAL_HANDLER, method);
         for (const meta of metas ?? []) {
           const list = this.handlers.get(meta.signal) ?? [];
-          list.push({ tasks: meta.tasks && new Set(meta.tasks), call: (p) => method.call(instance, p), site: `${wrapper.metatype?.name ?? 'provider'}#${name}` });
+          list.push({
+            tasks: meta.tasks && new Set(meta.tasks),
+            call: (p) => method.call(instance, p),
+            site: `${wrapper.metatype?.name ?? 'provider'}#${name}`,
+          });
           this.handlers.set(meta.signal, list);
         }
       }
@@ -100,7 +104,8 @@ export class SignalEmitter implements OnModuleInit {
       if (h.tasks && (task === undefined || !h.tasks.has(task))) continue;
       try {
         const r = h.call(payload);
-        if (r && typeof (r as Promise<unknown>).catch === 'function') (r as Promise<unknown>).catch((err) => this.fail(signal, h.site, err));
+        if (r && typeof (r as Promise<unknown>).catch === 'function')
+          (r as Promise<unknown>).catch((err) => this.fail(signal, h.site, err));
       } catch (err) {
         this.fail(signal, h.site, err);
       }
@@ -115,6 +120,8 @@ export class SignalEmitter implements OnModuleInit {
   }
 
   private fail(signal: string, site: string, err: unknown): void {
-    this.logger.error(`Listener ${site} of ${signal} threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    this.logger.error(
+      `Listener ${site} of ${signal} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
   }
 }

@@ -4,7 +4,11 @@ import { TaskQueueConfigError } from '../errors/index.js';
 import { toMs } from '../protocol/duration.js';
 import { TaskQueueModule } from '../task-queue.module.js';
 import { TaskQueueConnection } from '../task-queue.providers.js';
-import { DEFAULT_EAGER_TIMEOUT_MS, TASK_QUEUE_TESTING_OPTIONS, type TestingSettings } from './task-queue-testing.constants.js';
+import {
+  DEFAULT_EAGER_TIMEOUT_MS,
+  TASK_QUEUE_TESTING_OPTIONS,
+  type TestingSettings,
+} from './task-queue-testing.constants.js';
 import type { TaskQueueTestingModuleOptions } from './task-queue-testing.options.js';
 import { TaskQueueTester } from './task-queue.tester.js';
 import { TestingTransport } from './testing.transport.js';
@@ -42,13 +46,18 @@ class TestingConnection implements OnApplicationShutdown {
 @Module({})
 export class TaskQueueTestingModule {
   static forRoot(options: TaskQueueTestingModuleOptions = {}): DynamicModule {
-    if (typeof options !== 'object' || options === null) throw new TaskQueueConfigError('options', options, 'expected an object');
+    if (typeof options !== 'object' || options === null)
+      throw new TaskQueueConfigError('options', options, 'expected an object');
     const { worker = true, alwaysEager = false, eagerTimeout, ...moduleOptions } = options;
     if (typeof worker !== 'boolean' && (typeof worker !== 'object' || worker === null)) {
       throw new TaskQueueConfigError('worker', worker, 'expected true, false or worker options');
     }
     if (alwaysEager && worker === false) {
-      throw new TaskQueueConfigError('alwaysEager', alwaysEager, 'eager tasks run on the embedded worker: leave `worker` on');
+      throw new TaskQueueConfigError(
+        'alwaysEager',
+        alwaysEager,
+        'eager tasks run on the embedded worker: leave `worker` on',
+      );
     }
     const workerOptions = typeof worker === 'object' ? worker : {};
     const settings: TestingSettings = {
@@ -67,7 +76,10 @@ export class TaskQueueTestingModule {
     // transport and the beat store are built from this private broker.
     const taskQueue: DynamicModule = {
       ...base,
-      providers: [...(base.providers ?? []), { provide: TaskQueueConnection, useFactory: () => new TestingConnection() }],
+      providers: [
+        ...(base.providers ?? []),
+        { provide: TaskQueueConnection, useFactory: () => new TestingConnection() },
+      ],
     };
     return {
       module: TaskQueueTestingModule,

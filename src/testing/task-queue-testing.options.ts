@@ -3,7 +3,10 @@ import type { WorkerOptions } from '../interfaces/worker-options.interface.js';
 import type { Duration } from '../protocol/duration.js';
 
 /** Options of `TaskQueueTestingModule.forRoot()`. @publicApi */
-export interface TaskQueueTestingModuleOptions extends Omit<TaskQueueModuleOptions, 'brokerUrl' | 'resultBackend' | 'redis' | 'client' | 'worker'> {
+export interface TaskQueueTestingModuleOptions extends Omit<
+  TaskQueueModuleOptions,
+  'brokerUrl' | 'resultBackend' | 'redis' | 'client' | 'worker'
+> {
   /**
    * The embedded worker. `true` (the default): started when the application
    * bootstraps (`init()`), consuming the default queue and every queue of the

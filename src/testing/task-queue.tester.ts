@@ -13,7 +13,11 @@ import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constant
 import type { Transport } from '../transport/transport.interface.js';
 import { taskContextStorage } from '../worker/task-context.js';
 import { TaskWorker } from '../worker/task.worker.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, TASK_QUEUE_TESTING_OPTIONS, type TestingSettings } from './task-queue-testing.constants.js';
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  TASK_QUEUE_TESTING_OPTIONS,
+  type TestingSettings,
+} from './task-queue-testing.constants.js';
 import type { DrainOptions, DrainResult, WaitForIdleOptions } from './task-queue-testing.options.js';
 import { TestingTransport, type PublishedTask } from './testing.transport.js';
 
@@ -21,10 +25,7 @@ type AnyFn = (...args: any[]) => any;
 
 /** Which published tasks to list: a task name, a pattern on it, fields to match, or a predicate. @publicApi */
 export type PublishedFilter =
-  | string
-  | RegExp
-  | { task?: string | RegExp; queue?: string; id?: string }
-  | ((task: PublishedTask) => boolean);
+  string | RegExp | { task?: string | RegExp; queue?: string; id?: string } | ((task: PublishedTask) => boolean);
 
 /** A published task whose arguments are typed from its method. @publicApi */
 export type TypedPublishedTask<A extends unknown[]> = Omit<PublishedTask, 'args'> & { args: A };
@@ -66,7 +67,9 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
     private readonly registry: TaskRegistry,
   ) {
     if (!(transport instanceof TestingTransport)) {
-      throw new Error('TaskQueueTester works only with TaskQueueTestingModule.forRoot() (it found another broker); import that instead of TaskQueueModule.');
+      throw new Error(
+        'TaskQueueTester works only with TaskQueueTestingModule.forRoot() (it found another broker); import that instead of TaskQueueModule.',
+      );
     }
     this.transport = transport;
     transport.eager = settings.alwaysEager;
@@ -88,7 +91,11 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
 
   /** The queues the worker consumes (or would): the default queue, every task's queue, and any extra ones. */
   workerQueues(): string[] {
-    return this.queues ?? [...new Set([this.options.defaultQueue, ...this.registry.all().map((d) => d.queue), ...this.settings.queues])];
+    return (
+      this.queues ?? [
+        ...new Set([this.options.defaultQueue, ...this.registry.all().map((d) => d.queue), ...this.settings.queues]),
+      ]
+    );
   }
 
   // ---- what was published --------------------------------------------------
@@ -96,7 +103,10 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
   /** What was published since the start (or `clearPublished()`), oldest first; optionally only some. */
   published(filter?: PublishedFilter): PublishedTask[];
   /** What was published of one `@Task()` method, with its arguments typed from the method. */
-  published<T extends object, K extends keyof T>(service: Type<T>, method: K): Array<TypedPublishedTask<T[K] extends AnyFn ? Parameters<T[K]> : unknown[]>>;
+  published<T extends object, K extends keyof T>(
+    service: Type<T>,
+    method: K,
+  ): Array<TypedPublishedTask<T[K] extends AnyFn ? Parameters<T[K]> : unknown[]>>;
   published(filter?: PublishedFilter | Type<object>, method?: PropertyKey): PublishedTask[] {
     const all = this.transport.records;
     if (filter === undefined) return [...all];
@@ -169,7 +179,8 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
   async drain(options: DrainOptions = {}): Promise<DrainResult> {
     const timeoutMs = toMs(options.timeout ?? DEFAULT_DRAIN_TIMEOUT_MS, 'drain({ timeout })');
     const delayed = options.delayed ?? 'run';
-    if (!['run', 'wait', 'leave'].includes(delayed)) throw new Error(`drain({ delayed }): expected 'run', 'wait' or 'leave', got ${JSON.stringify(delayed)}`);
+    if (!['run', 'wait', 'leave'].includes(delayed))
+      throw new Error(`drain({ delayed }): expected 'run', 'wait' or 'leave', got ${JSON.stringify(delayed)}`);
     const startedHere = !this.worker.running;
     if (startedHere) await this.startWorker();
     const before = this.worker.stats();
@@ -192,7 +203,11 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
    * tasks may remain). Neither starts a worker nor moves time.
    */
   async waitForIdle(options: WaitForIdleOptions = {}): Promise<void> {
-    await this.settle('waitForIdle()', toMs(options.timeout ?? DEFAULT_DRAIN_TIMEOUT_MS, 'waitForIdle({ timeout })'), 'leave');
+    await this.settle(
+      'waitForIdle()',
+      toMs(options.timeout ?? DEFAULT_DRAIN_TIMEOUT_MS, 'waitForIdle({ timeout })'),
+      'leave',
+    );
   }
 
   // ---- internals --------------------------------------------------------------
@@ -210,7 +225,9 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
       if (busy.length === 0) return;
       const left = deadline - Date.now();
       if (left <= 0 || this.closing) {
-        const hint = this.worker.running ? '' : ' No worker is running (the module was created with worker: false): use drain().';
+        const hint = this.worker.running
+          ? ''
+          : ' No worker is running (the module was created with worker: false): use drain().';
         throw new Error(`${what} gave up after ${timeoutMs} ms with work left: ${busy.join('; ')}.${hint}`);
       }
       await this.transport.nextChange(Math.min(left, 25));
@@ -238,7 +255,9 @@ export class TaskQueueTester implements OnApplicationBootstrap, BeforeApplicatio
     if (raws.some((raw) => hasParent(raw))) return;
     if (this.closing) return;
     if (!this.worker.running) {
-      throw new Error('alwaysEager: the embedded worker is not running. Call init() on the testing module (or app) before publishing.');
+      throw new Error(
+        'alwaysEager: the embedded worker is not running. Call init() on the testing module (or app) before publishing.',
+      );
     }
     await this.settle('alwaysEager publish', this.settings.eagerTimeoutMs, 'run');
   }

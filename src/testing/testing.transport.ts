@@ -115,7 +115,9 @@ export class TestingTransport extends MemoryTransport {
   override async publish(items: PublishItem[]): Promise<void> {
     const now = Date.now();
     const virtualNow = now + this.offsetMs;
-    const forwarded = items.map((it) => (it.dueAt !== undefined && (this.eager || it.dueAt <= virtualNow) ? { ...it, dueAt: undefined } : it));
+    const forwarded = items.map((it) =>
+      it.dueAt !== undefined && (this.eager || it.dueAt <= virtualNow) ? { ...it, dueAt: undefined } : it,
+    );
     const published = super.publish(forwarded);
     forwarded.forEach((it, i) => {
       this.queuesSeen.add(it.queue);
@@ -139,7 +141,12 @@ export class TestingTransport extends MemoryTransport {
     return res;
   }
 
-  override retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void> {
+  override retry(
+    update: TerminalUpdate & { record: ResultRecord },
+    raw: string,
+    priority: number,
+    dueAt: number,
+  ): Promise<void> {
     const now = Date.now();
     const due = this.eager || dueAt <= now + this.offsetMs ? 0 : dueAt;
     const res = super.retry(update, raw, priority, due);

@@ -103,7 +103,11 @@ export interface BeatStore {
    * `tick` is after both its `since` and its last run, records `tick` as the
    * last run and publishes `item` (which must go to the schedule's queue).
    */
-  claim(schedule: Pick<StoredSchedule, 'name' | 'queue' | 'rev'>, tick: number, item: PublishItem): Promise<ClaimOutcome>;
+  claim(
+    schedule: Pick<StoredSchedule, 'name' | 'queue' | 'rev'>,
+    tick: number,
+    item: PublishItem,
+  ): Promise<ClaimOutcome>;
 
   /**
    * Records the heartbeat of beat `heartbeat.id` and, when `campaign`, takes or

@@ -20,7 +20,14 @@ export function newRev(): string {
 
 /** The definition's own fields in a fixed order, so an unchanged definition encodes to the same JSON. */
 export function definitionOf(d: ScheduleDefinition): ScheduleDefinition {
-  const out: ScheduleDefinition = { name: d.name, task: d.task, queue: d.queue, args: d.args, catchUp: d.catchUp, source: d.source };
+  const out: ScheduleDefinition = {
+    name: d.name,
+    task: d.task,
+    queue: d.queue,
+    args: d.args,
+    catchUp: d.catchUp,
+    source: d.source,
+  };
   if (d.every !== undefined) out.every = d.every;
   if (d.cron !== undefined) out.cron = d.cron;
   if (d.timezone !== undefined) out.timezone = d.timezone;

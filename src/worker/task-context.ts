@@ -92,6 +92,9 @@ export class TaskContext {
    */
   retry(options: { countdown?: Duration; error?: unknown } = {}): never {
     void this.state;
-    throw new RetryRequested(options.countdown === undefined ? undefined : toMs(options.countdown, 'retry({ countdown })'), options.error);
+    throw new RetryRequested(
+      options.countdown === undefined ? undefined : toMs(options.countdown, 'retry({ countdown })'),
+      options.error,
+    );
   }
 }

@@ -33,7 +33,16 @@ import {
 import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { MESSAGES } from '../task-queue.messages.js';
 import { resolveWorkerOptions } from '../task-queue.options.js';
-import type { ControlMessage, ControlReply, ReserveRequest, ReserveResult, ReservedItem, TerminalUpdate, Transport, WorkerInfo } from '../transport/transport.interface.js';
+import type {
+  ControlMessage,
+  ControlReply,
+  ReserveRequest,
+  ReserveResult,
+  ReservedItem,
+  TerminalUpdate,
+  Transport,
+  WorkerInfo,
+} from '../transport/transport.interface.js';
 import { WorkflowPublisher, plan, signalPublishHooks, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
@@ -75,7 +84,10 @@ interface Running {
 }
 
 /** Counters since start (the part of a worker's heartbeat it counts itself). @publicApi */
-export type WorkerStats = Pick<WorkerInfo, 'id' | 'running' | 'prefetched' | 'succeeded' | 'failed' | 'retried' | 'rejected'>;
+export type WorkerStats = Pick<
+  WorkerInfo,
+  'id' | 'running' | 'prefetched' | 'succeeded' | 'failed' | 'retried' | 'rejected'
+>;
 
 /** Held message ids, grouped by queue (each queue is one broker call). */
 function idsByQueue(entries: Iterable<{ queue: string; item: ReservedItem }>): Map<string, string[]> {
@@ -116,7 +128,14 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private rotation = 0;
   private stopControl?: () => Promise<void>;
   private starting?: Promise<void>;
-  private readonly pendingAcks = new Map<string, { updates: TerminalUpdate[]; runnings: Running[]; waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> }>();
+  private readonly pendingAcks = new Map<
+    string,
+    {
+      updates: TerminalUpdate[];
+      runnings: Running[];
+      waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+    }
+  >();
   private startedAt = 0;
   private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
   private readonly workflow: WorkflowPublisher;
@@ -128,8 +147,15 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(TASK_QUEUE_EMBEDDED_BEAT) private readonly beat: EmbeddedBeat,
     private readonly signals: SignalEmitter,
   ) {
-    this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options, signalPublishHooks(signals, options.defaultQueue));
-    const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60);
+    this.workflow = new WorkflowPublisher(
+      transport,
+      (t) => registry.get(t),
+      options,
+      signalPublishHooks(signals, options.defaultQueue),
+    );
+    const host = hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .slice(0, 60);
     this.id = `${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -184,7 +210,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private workerPayload(): WorkerSignal {
-    return payload(WorkerSignal, { worker: this.id, queues: this.opts?.queues ?? [], concurrency: this.opts?.concurrency ?? 0 });
+    return payload(WorkerSignal, {
+      worker: this.id,
+      queues: this.opts?.queues ?? [],
+      concurrency: this.opts?.concurrency ?? 0,
+    });
   }
 
   /** Logs one line per task event at the configured level (worker.logLevel). */
@@ -200,7 +230,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
    */
   stop(): Promise<void> {
     // A stop that arrives while the worker starts (a signal at boot) waits for the start, then stops.
-    if (this.starting) return this.starting.then(() => this.stop(), () => undefined);
+    if (this.starting)
+      return this.starting.then(
+        () => this.stop(),
+        () => undefined,
+      );
     if (!this.loopDone) return Promise.resolve();
     this.closing ??= this.shutdown();
     return this.closing;
@@ -324,18 +358,45 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   /** A message the broker did not hand out: revoked, expired, or lost too often. */
   private dropped(queue: string, d: { id: string; raw: string; reason: 'revoked' | 'expired' | 'lost' }): void {
     const task = /"task":"([^"\\]+)"/.exec(d.raw)?.[1] ?? 'unknown';
-    this.taskLog(() => `Task ${task}[${d.id}] ${d.reason === 'lost' ? 'failed: its worker was lost too many times' : d.reason}`);
+    this.taskLog(
+      () => `Task ${task}[${d.id}] ${d.reason === 'lost' ? 'failed: its worker was lost too many times' : d.reason}`,
+    );
     if (d.reason === 'lost') {
       this.signals.emit(TaskSignal.Failure, () =>
-        payload(TaskFailureSignal, { id: d.id, task, queue, args: [], error: { type: 'WorkerLostError', message: 'the worker holding the task stopped renewing its lease too many times' } }),
+        payload(TaskFailureSignal, {
+          id: d.id,
+          task,
+          queue,
+          args: [],
+          error: {
+            type: 'WorkerLostError',
+            message: 'the worker holding the task stopped renewing its lease too many times',
+          },
+        }),
       );
     } else {
-      this.signals.emit(TaskSignal.Revoked, () => payload(TaskRevokedSignal, { id: d.id, task, queue, terminated: false, expired: d.reason === 'expired', reason: d.reason }));
+      this.signals.emit(TaskSignal.Revoked, () =>
+        payload(TaskRevokedSignal, {
+          id: d.id,
+          task,
+          queue,
+          terminated: false,
+          expired: d.reason === 'expired',
+          reason: d.reason,
+        }),
+      );
     }
   }
 
   private run(queue: string, item: ReservedItem, startedByReserve: boolean): void {
-    const running: Running = { queue, item, controller: new AbortController(), released: false, done: Promise.resolve(), startedAt: Date.now() };
+    const running: Running = {
+      queue,
+      item,
+      controller: new AbortController(),
+      released: false,
+      done: Promise.resolve(),
+      startedAt: Date.now(),
+    };
     this.inFlight.set(item.id, running);
     running.done = this.execute(running, startedByReserve).catch((err) => {
       // Only a broker failure while recording the outcome gets here; the lease
@@ -356,7 +417,17 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private record(msg: TaskMessage, state: TaskState, extra: Partial<ResultRecord> = {}): ResultRecord {
-    return { id: msg.id, task: msg.task, state, at: Date.now(), worker: this.id, retries: msg.retries, parentId: msg.parentId, rootId: msg.rootId, ...extra };
+    return {
+      id: msg.id,
+      task: msg.task,
+      state,
+      at: Date.now(),
+      worker: this.id,
+      retries: msg.retries,
+      parentId: msg.parentId,
+      rootId: msg.rootId,
+      ...extra,
+    };
   }
 
   private async execute(running: Running, startedByReserve: boolean): Promise<void> {
@@ -365,7 +436,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     let msg: TaskMessage;
     try {
       msg = decodeMessage(item.raw, this.options.maxMessageBytes);
-      if (!NAME_PATTERN.test(msg.id)) throw new InvalidMessageError(`field "id" ${JSON.stringify(msg.id.slice(0, 50))} has characters outside A-Z a-z 0-9 . _ : -`);
+      if (!NAME_PATTERN.test(msg.id))
+        throw new InvalidMessageError(
+          `field "id" ${JSON.stringify(msg.id.slice(0, 50))} has characters outside A-Z a-z 0-9 . _ : -`,
+        );
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       return this.rejectMessage(running, reason, sniffId(item.raw), new InvalidMessageError(reason));
@@ -373,7 +447,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     running.task = msg.task;
     const def = this.registry.get(msg.task);
     if (!def) {
-      const err = new UnknownTaskError(msg.task, `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`);
+      const err = new UnknownTaskError(
+        msg.task,
+        `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`,
+      );
       return this.rejectMessage(running, err.message, msg.id, err, msg);
     }
     if (def.rateLimit) {
@@ -382,7 +459,17 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       msg = admitted;
     }
     const request = () =>
-      ({ id: msg.id, task: msg.task, queue, args: msg.args, retries: msg.retries, headers: msg.headers ?? {}, parentId: msg.parentId, rootId: msg.rootId, worker: this.id }) as const;
+      ({
+        id: msg.id,
+        task: msg.task,
+        queue,
+        args: msg.args,
+        retries: msg.retries,
+        headers: msg.headers ?? {},
+        parentId: msg.parentId,
+        rootId: msg.rootId,
+        worker: this.id,
+      }) as const;
     this.signals.emit(TaskSignal.Received, () => payload(TaskReceivedSignal, request()));
     this.taskLog(() => `Task ${msg.task}[${msg.id}] received${msg.retries ? ` (retry ${msg.retries})` : ''}`);
     if (!startedByReserve) await this.transport.setState(queue, this.record(msg, TaskState.STARTED), ttl);
@@ -391,7 +478,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const timers: NodeJS.Timeout[] = [];
     const softMs = msg.softTimeLimit;
     const hardMs = msg.timeLimit;
-    if (softMs !== undefined) timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceededError(msg.task, softMs)), softMs));
+    if (softMs !== undefined)
+      timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceededError(msg.task, softMs)), softMs));
     let hardLimit: Promise<never> | undefined;
     if (hardMs !== undefined) {
       hardLimit = new Promise<never>((_, reject) => {
@@ -422,7 +510,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     let failed = false;
     try {
       const cid = msg.headers?.[this.options.correlation.header];
-      const run = () => taskContextStorage.run(ctx, () => Promise.resolve().then(() => def.handler.apply(def.instance, msg.args)));
+      const run = () =>
+        taskContextStorage.run(ctx, () => Promise.resolve().then(() => def.handler.apply(def.instance, msg.args)));
       const call = typeof cid === 'string' ? correlationStorage.run(cid, run) : run();
       const terminated = new Promise<never>((_, reject) => (running.terminate = reject));
       value = await Promise.race(hardLimit ? [call, hardLimit, terminated] : [call, terminated]);
@@ -430,18 +519,33 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       failed = true;
       // An API that honours the signal rejects with a generic AbortError; the
       // signal's reason (soft limit, hard limit, shutdown) says what happened.
-      error = controller.signal.aborted && err instanceof Error && err.name === 'AbortError' ? controller.signal.reason : err;
+      error =
+        controller.signal.aborted && err instanceof Error && err.name === 'AbortError' ? controller.signal.reason : err;
     } finally {
       for (const t of timers) clearTimeout(t);
     }
     if (running.released) return;
     const runtime = Math.round((performance.now() - t0) * 1000) / 1000;
     if (running.revoked) {
-      const record = this.record(msg, TaskState.REVOKED, { runtime, error: { type: 'TaskRevokedError', message: 'terminated' } });
+      const record = this.record(msg, TaskState.REVOKED, {
+        runtime,
+        error: { type: 'TaskRevokedError', message: 'terminated' },
+      });
       await this.finish(running, record);
       this.taskLog(() => `Task ${msg.task}[${msg.id}] terminated by a revoke after ${runtime} ms`);
-      this.signals.emit(TaskSignal.Revoked, () => payload(TaskRevokedSignal, { id: msg.id, task: msg.task, queue, terminated: true, expired: false, reason: 'terminated' }));
-      this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state: TaskState.REVOKED, runtime }));
+      this.signals.emit(TaskSignal.Revoked, () =>
+        payload(TaskRevokedSignal, {
+          id: msg.id,
+          task: msg.task,
+          queue,
+          terminated: true,
+          expired: false,
+          reason: 'terminated',
+        }),
+      );
+      this.signals.emit(TaskSignal.Postrun, () =>
+        payload(TaskPostrunSignal, { ...request(), state: TaskState.REVOKED, runtime }),
+      );
       return;
     }
     if (!failed) {
@@ -450,18 +554,28 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         result = value === undefined ? null : JSON.parse(JSON.stringify(value));
       } catch (err) {
         failed = true;
-        error = new InvalidMessageError(`the return value of ${def.name} cannot be stored as JSON (${(err as Error).message})`);
+        error = new InvalidMessageError(
+          `the return value of ${def.name} cannot be stored as JSON (${(err as Error).message})`,
+        );
       }
       if (!failed) {
         // Next steps are published before the ack: a crash in between redelivers
         // this task, and the steps (with the same ids) at worst run twice, never zero times.
         const children = await this.continueWorkflow(msg, result);
         this.counters.succeeded++;
-        const record = this.record(msg, TaskState.SUCCESS, { result, runtime, ...(children.length ? { children } : {}) });
+        const record = this.record(msg, TaskState.SUCCESS, {
+          result,
+          runtime,
+          ...(children.length ? { children } : {}),
+        });
         await this.finish(running, def.ignoreResult ? null : record);
         this.taskLog(() => `Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
-        this.signals.emit(TaskSignal.Success, () => payload(TaskSuccessSignal, { id: msg.id, task: msg.task, queue, result, runtime }));
-        this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), retval: result, state: TaskState.SUCCESS, runtime }));
+        this.signals.emit(TaskSignal.Success, () =>
+          payload(TaskSuccessSignal, { id: msg.id, task: msg.task, queue, result, runtime }),
+        );
+        this.signals.emit(TaskSignal.Postrun, () =>
+          payload(TaskPostrunSignal, { ...request(), retval: result, state: TaskState.SUCCESS, runtime }),
+        );
         return;
       }
     }
@@ -508,8 +622,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-
-  private async handleError(running: Running, msg: TaskMessage, def: TaskDefinition, error: unknown, runtime: number): Promise<TaskState> {
+  private async handleError(
+    running: Running,
+    msg: TaskMessage,
+    def: TaskDefinition,
+    error: unknown,
+    runtime: number,
+  ): Promise<TaskState> {
     const { queue, item } = running;
     const ttl = this.options.resultExpiresMs;
     let retryable = false;
@@ -529,23 +648,56 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         const nextMsg: TaskMessage = { ...msg, retries: msg.retries + 1 };
         const stored = errorToStored(cause);
         await this.transport.retry(
-          { queue, id: msg.id, record: this.record(msg, TaskState.RETRY, { error: stored, retries: msg.retries + 1, runtime }), resultTtlMs: ttl },
+          {
+            queue,
+            id: msg.id,
+            record: this.record(msg, TaskState.RETRY, { error: stored, retries: msg.retries + 1, runtime }),
+            resultTtlMs: ttl,
+          },
           encodeMessage(nextMsg),
           msg.priority,
           Date.now() + delay,
         );
         this.counters.retried++;
-        this.taskLog(() => `Task ${msg.task}[${msg.id}] retry ${msg.retries + 1}/${policy.max} in ${delay} ms after ${runtime} ms: ${stored.type}: ${stored.message}`);
-        this.signals.emit(TaskSignal.Retry, () => payload(TaskRetrySignal, { id: msg.id, task: msg.task, queue, reason: stored, countdown: delay, retries: msg.retries + 1 }));
+        this.taskLog(
+          () =>
+            `Task ${msg.task}[${msg.id}] retry ${msg.retries + 1}/${policy.max} in ${delay} ms after ${runtime} ms: ${stored.type}: ${stored.message}`,
+        );
+        this.signals.emit(TaskSignal.Retry, () =>
+          payload(TaskRetrySignal, {
+            id: msg.id,
+            task: msg.task,
+            queue,
+            reason: stored,
+            countdown: delay,
+            retries: msg.retries + 1,
+          }),
+        );
         return TaskState.RETRY;
       } else {
         const stored = errorToStored(cause);
         await this.failWorkflow(msg, stored);
-        await this.transport.fail({ queue, id: msg.id, record: this.record(msg, TaskState.FAILURE, { error: stored, runtime }), resultTtlMs: ttl }, item.raw);
+        await this.transport.fail(
+          {
+            queue,
+            id: msg.id,
+            record: this.record(msg, TaskState.FAILURE, { error: stored, runtime }),
+            resultTtlMs: ttl,
+          },
+          item.raw,
+        );
         this.counters.failed++;
         this.logger.warn(`Task ${msg.task}[${msg.id}] failed after ${runtime} ms: ${stored.type}: ${stored.message}`);
         this.signals.emit(TaskSignal.Failure, () =>
-          payload(TaskFailureSignal, { id: msg.id, task: msg.task, queue, args: msg.args, error: stored, exception: cause, traceback: stored.stack }),
+          payload(TaskFailureSignal, {
+            id: msg.id,
+            task: msg.task,
+            queue,
+            args: msg.args,
+            error: stored,
+            exception: cause,
+            traceback: stored.stack,
+          }),
         );
         return TaskState.FAILURE;
       }
@@ -599,10 +751,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const more = await this.transport.chordFail(msg.chord.queue, msg.chord.id, failure({ id: '' }), ttl);
       if (more) downstream.push(...(JSON.parse(more) as TaskRef[]).slice(1)); // [0] is the body, failed by chordFail
     }
-    for (const ref of downstream) await this.transport.ack({ queue: ref.queue, id: ref.id, record: failure(ref), resultTtlMs: ttl });
+    for (const ref of downstream)
+      await this.transport.ack({ queue: ref.queue, id: ref.id, record: failure(ref), resultTtlMs: ttl });
     if (msg.linkError?.length) {
       const errbacks: Plan = { chords: [], publishes: [] };
-      for (const eb of msg.linkError) plan(eb, [msg.id, error], { rest: [], parentId: msg.id, rootId: msg.rootId ?? msg.id }, errbacks);
+      for (const eb of msg.linkError)
+        plan(eb, [msg.id, error], { rest: [], parentId: msg.id, rootId: msg.rootId ?? msg.id }, errbacks);
       await this.workflow.execute(errbacks, this.inherited(msg));
     }
   }
@@ -613,7 +767,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * without reserving again. Returns the message to run (its slot header
    * removed), or undefined when it was put off.
    */
-  private async admitRate(running: Running, msg: TaskMessage, rate: { limit: number; intervalMs: number }): Promise<TaskMessage | undefined> {
+  private async admitRate(
+    running: Running,
+    msg: TaskMessage,
+    rate: { limit: number; intervalMs: number },
+  ): Promise<TaskMessage | undefined> {
     const { [RATE_SLOT_HEADER]: slot, ...headers } = msg.headers ?? {};
     if (slot !== undefined) return { ...msg, headers };
     const wait = await this.transport.reserveRateSlot(msg.task, rate.limit, rate.intervalMs);
@@ -622,7 +780,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const until = Date.now() + wait;
     try {
       await this.transport.retry(
-        { queue, id: msg.id, record: this.record(msg, TaskState.RECEIVED, { meta: { rateLimitedUntil: until } }), resultTtlMs: this.options.resultExpiresMs },
+        {
+          queue,
+          id: msg.id,
+          record: this.record(msg, TaskState.RECEIVED, { meta: { rateLimitedUntil: until } }),
+          resultTtlMs: this.options.resultExpiresMs,
+        },
         encodeMessage({ ...msg, headers: { ...headers, [RATE_SLOT_HEADER]: until } }),
         msg.priority,
         until,
@@ -636,19 +799,34 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /** Parks an unusable message and, when it has an id, stores a FAILURE so no caller waits forever. */
-  private async rejectMessage(running: Running, reason: string, id: string | undefined, error: Error, msg?: TaskMessage): Promise<void> {
+  private async rejectMessage(
+    running: Running,
+    reason: string,
+    id: string | undefined,
+    error: Error,
+    msg?: TaskMessage,
+  ): Promise<void> {
     const { queue, item } = running;
     try {
       this.logger.warn(MESSAGES.rejected(id ?? null, reason));
       await this.transport.reject(queue, item.id, item.raw, reason);
       this.counters.rejected++;
       if (msg && error instanceof UnknownTaskError) {
-        this.signals.emit(TaskSignal.Unknown, () => payload(TaskUnknownSignal, { id: msg.id, task: msg.task, queue, raw: item.raw }));
+        this.signals.emit(TaskSignal.Unknown, () =>
+          payload(TaskUnknownSignal, { id: msg.id, task: msg.task, queue, raw: item.raw }),
+        );
       } else {
         this.signals.emit(TaskSignal.Rejected, () => payload(TaskRejectedSignal, { id, queue, reason, raw: item.raw }));
       }
       if (id && NAME_PATTERN.test(id)) {
-        const record: ResultRecord = { id, task: msg?.task, state: TaskState.FAILURE, at: Date.now(), worker: this.id, error: errorToStored(error) };
+        const record: ResultRecord = {
+          id,
+          task: msg?.task,
+          state: TaskState.FAILURE,
+          at: Date.now(),
+          worker: this.id,
+          error: errorToStored(error),
+        };
         await this.transport.ack({ queue, id, record, resultTtlMs: this.options.resultExpiresMs });
       }
     } finally {
@@ -664,7 +842,14 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       case 'ping':
         return reply({ pong: true });
       case 'active':
-        return reply([...this.inFlight.values()].map((r) => ({ id: r.item.id, task: r.task, queue: r.queue, startedAt: r.startedAt })));
+        return reply(
+          [...this.inFlight.values()].map((r) => ({
+            id: r.item.id,
+            task: r.task,
+            queue: r.queue,
+            startedAt: r.startedAt,
+          })),
+        );
       case 'revoke': {
         const ids = new Set(Array.isArray(m.args?.ids) ? (m.args.ids as string[]) : []);
         const done: string[] = [];
@@ -673,7 +858,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
           const { queue, item } = this.buffer[i];
           if (!ids.has(item.id)) continue;
           this.buffer.splice(i, 1);
-          const record: ResultRecord = { id: item.id, state: TaskState.REVOKED, at: Date.now(), worker: this.id, error: { type: 'TaskRevokedError', message: 'revoked' } };
+          const record: ResultRecord = {
+            id: item.id,
+            state: TaskState.REVOKED,
+            at: Date.now(),
+            worker: this.id,
+            error: { type: 'TaskRevokedError', message: 'revoked' },
+          };
           await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs });
           done.push(item.id);
         }
@@ -691,7 +882,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         return reply({ revoked: done });
       }
       default:
-        return { worker: this.id, ok: false, error: `unknown command ${JSON.stringify((m as { command: unknown }).command)}` };
+        return {
+          worker: this.id,
+          ok: false,
+          error: `unknown command ${JSON.stringify((m as { command: unknown }).command)}`,
+        };
     }
   }
 

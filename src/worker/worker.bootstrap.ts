@@ -30,7 +30,10 @@ export interface BootstrapWorkerOptions extends WorkerOptions {
  * ```
  * @publicApi
  */
-export async function bootstrapWorker(module: Type<unknown> | DynamicModule, options: BootstrapWorkerOptions = {}): Promise<INestApplicationContext> {
+export async function bootstrapWorker(
+  module: Type<unknown> | DynamicModule,
+  options: BootstrapWorkerOptions = {},
+): Promise<INestApplicationContext> {
   const { context, exitOnSignal = true, ...workerOptions } = options;
   const app = await NestFactory.createApplicationContext(module, context);
   const worker = app.get(TaskWorker);

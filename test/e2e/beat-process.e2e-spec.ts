@@ -20,7 +20,12 @@ describe('beat processes', () => {
   const published: TaskMessage[] = [];
 
   const startBeat = async () => {
-    const child = await spawnNode(BEAT, { REDIS_URL, TQ_PREFIX: prefix, TQ_EVERY_MS: String(EVERY_MS), TQ_LEASE_MS: '1000' });
+    const child = await spawnNode(BEAT, {
+      REDIS_URL,
+      TQ_PREFIX: prefix,
+      TQ_EVERY_MS: String(EVERY_MS),
+      TQ_LEASE_MS: '1000',
+    });
     children.push(child);
     return child;
   };
@@ -28,7 +33,15 @@ describe('beat processes', () => {
   const lastRun = async () => (await store.get('e2e.tick'))?.lastRun ?? null;
   /** Takes what the beats published so far off the queue (nothing else consumes it). */
   const collect = async () => {
-    const r = await transport.reserve({ queue: 'beat', max: 100_000, startCount: 100_000, leaseMs: 3_600_000, workerId: 'test', maxRedeliveries: 5, resultTtlMs: 60_000 });
+    const r = await transport.reserve({
+      queue: 'beat',
+      max: 100_000,
+      startCount: 100_000,
+      leaseMs: 3_600_000,
+      workerId: 'test',
+      maxRedeliveries: 5,
+      resultTtlMs: 60_000,
+    });
     published.push(...r.items.map((i) => decodeMessage(i.raw)));
     return published;
   };
@@ -64,7 +77,9 @@ describe('beat processes', () => {
     expect(await b.exited).toEqual({ code: 0, signal: null });
     expect(await store.leaderHeartbeat()).toBeNull(); // B gave up the lease on its way out
 
-    const ticks = (await collect()).filter((m) => m.headers?.[BEAT_HEADERS.schedule] === 'e2e.tick').map((m) => Number(m.headers![BEAT_HEADERS.tick]));
+    const ticks = (await collect())
+      .filter((m) => m.headers?.[BEAT_HEADERS.schedule] === 'e2e.tick')
+      .map((m) => Number(m.headers![BEAT_HEADERS.tick]));
     const last = (await lastRun())!;
     const n = (last - since) / EVERY_MS;
     // every tick from the first to the last, each once, in order: the takeover gap was caught up (it is within misfireGrace)

@@ -11,7 +11,10 @@ import { REDIS_URL, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function serve(imports: unknown[], prefix: string): Promise<{ app: INestApplication; base: string }> {
-  @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix }), ...(imports as never[])], providers: [MathService] })
+  @Module({
+    imports: [TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix }), ...(imports as never[])],
+    providers: [MathService],
+  })
   class DashboardApp {}
   const app = await NestFactory.create(DashboardApp, { logger: false });
   await app.listen(0, '127.0.0.1');
@@ -29,14 +32,25 @@ describe('web dashboard in a real browser', () => {
   let worker: TaskWorker;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install the chromium package (apt-get install chromium) or set CHROMIUM_PATH.`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `No Chromium at ${CHROMIUM}: install the chromium package (apt-get install chromium) or set CHROMIUM_PATH.`,
+      );
     ({ app, base } = await serve([TaskQueueDashboardModule.forRoot({ path: 'ops/tasks' })], prefix));
     client = app.get(TaskClient);
     worker = app.get(TaskWorker);
     await worker.start({ concurrency: 2 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());
@@ -89,13 +103,24 @@ describe('web dashboard in a real browser', () => {
 
   it('answers 400 on bad input, and honours readOnly and canActivate', async () => {
     expect((await fetch(`${base}/ops/tasks/api/tasks/${encodeURIComponent('a b')}`)).status).toBe(400);
-    const locked = await serve([TaskQueueDashboardModule.forRoot({ readOnly: true, canActivate: (req) => (req as { headers: Record<string, string> }).headers['x-admin'] === 'yes' })], prefix);
+    const locked = await serve(
+      [
+        TaskQueueDashboardModule.forRoot({
+          readOnly: true,
+          canActivate: (req) => (req as { headers: Record<string, string> }).headers['x-admin'] === 'yes',
+        }),
+      ],
+      prefix,
+    );
     try {
       expect((await fetch(`${locked.base}/taskqueue/api/overview`)).status).toBe(403);
       const overview = await fetch(`${locked.base}/taskqueue/api/overview`, { headers: { 'x-admin': 'yes' } });
       expect(overview.status).toBe(200);
       expect(await overview.json()).toMatchObject({ readOnly: true });
-      const purge = await fetch(`${locked.base}/taskqueue/api/queues/default/purge`, { method: 'POST', headers: { 'x-admin': 'yes' } });
+      const purge = await fetch(`${locked.base}/taskqueue/api/queues/default/purge`, {
+        method: 'POST',
+        headers: { 'x-admin': 'yes' },
+      });
       expect(purge.status).toBe(403);
     } finally {
       await locked.app.close();

@@ -19,7 +19,10 @@ import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
 import { ManagedProcess, ROOT, freePort, poll } from '../utils/processes.js';
 
 /** The package's entry points ('' for the root, '/health', ...), from its own exports map. */
-const SUBPATHS = Object.keys((JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports)
+const SUBPATHS = Object.keys(
+  (JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { exports: Record<string, unknown> })
+    .exports,
+)
   .filter((k) => k !== './package.json')
   .map((k) => k.slice(1));
 
@@ -56,14 +59,30 @@ async function startApi(env: Record<string, string>): Promise<{ proc: ManagedPro
   const port = await freePort();
   const proc = start('api', process.execPath, [API], { ...env, PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
-  await poll('the API to answer HTTP', async () => ((await fetch(`${base}/users`)).ok ? true : undefined), [proc], BOOT_TIMEOUT_MS);
+  await poll(
+    'the API to answer HTTP',
+    async () => ((await fetch(`${base}/users`)).ok ? true : undefined),
+    [proc],
+    BOOT_TIMEOUT_MS,
+  );
   return { proc, base };
 }
 
 /** A redis-server of this test's own, on a free port, without persistence. */
 async function startRedis(): Promise<{ proc: ManagedProcess; url: string }> {
   const port = await freePort();
-  const proc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
+  const proc = start('redis-server', 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+  ]);
   const url = `redis://127.0.0.1:${port}`;
   await poll(
     'redis-server to answer PING',
@@ -149,29 +168,53 @@ describe('GET /health on Redis with a separate worker', () => {
     expect(before.body).toMatchObject({
       status: 'error',
       info: { broker: { status: 'up' } },
-      error: { workers: { status: 'down', message: `no worker has sent a heartbeat in the last ${WORKER_MAX_AGE_MS} ms (0 of 1 required)` } },
+      error: {
+        workers: {
+          status: 'down',
+          message: `no worker has sent a heartbeat in the last ${WORKER_MAX_AGE_MS} ms (0 of 1 required)`,
+        },
+      },
     });
 
     const worker = start('worker', process.execPath, [WORKER], env);
-    const up = await poll('GET /health 200', async () => {
-      const res = await health(api.base);
-      return res.status === 200 ? res : undefined;
-    }, [api.proc, worker], BOOT_TIMEOUT_MS);
+    const up = await poll(
+      'GET /health 200',
+      async () => {
+        const res = await health(api.base);
+        return res.status === 200 ? res : undefined;
+      },
+      [api.proc, worker],
+      BOOT_TIMEOUT_MS,
+    );
     expect(up.body).toMatchObject({
       status: 'ok',
-      info: { broker: { status: 'up', latencyMs: expect.any(Number) }, workers: { status: 'up', workers: 1, required: 1, maxHeartbeatAgeMs: WORKER_MAX_AGE_MS } },
+      info: {
+        broker: { status: 'up', latencyMs: expect.any(Number) },
+        workers: { status: 'up', workers: 1, required: 1, maxHeartbeatAgeMs: WORKER_MAX_AGE_MS },
+      },
     });
 
     // SIGKILL: no clean stop, so its last heartbeat stays in Redis and ages past the threshold.
     await worker.kill();
-    const down = await poll('GET /health 503 after the worker died', async () => {
-      const res = await health(api.base);
-      return res.status === 503 ? res : undefined;
-    }, [api.proc], WORKER_MAX_AGE_MS + 20_000);
+    const down = await poll(
+      'GET /health 503 after the worker died',
+      async () => {
+        const res = await health(api.base);
+        return res.status === 503 ? res : undefined;
+      },
+      [api.proc],
+      WORKER_MAX_AGE_MS + 20_000,
+    );
     expect(down.body).toMatchObject({
       status: 'error',
       info: { broker: { status: 'up' } },
-      error: { workers: { status: 'down', workers: 0, message: `no worker has sent a heartbeat in the last ${WORKER_MAX_AGE_MS} ms (0 of 1 required)` } },
+      error: {
+        workers: {
+          status: 'down',
+          workers: 0,
+          message: `no worker has sent a heartbeat in the last ${WORKER_MAX_AGE_MS} ms (0 of 1 required)`,
+        },
+      },
     });
   }, 90_000);
 });
@@ -187,16 +230,32 @@ describe('GET /health when Redis goes away', () => {
     };
     const api = await startApi(env);
     const worker = start('worker (own redis)', process.execPath, [WORKER], env);
-    await poll('GET /health 200', async () => ((await health(api.base)).status === 200 ? true : undefined), [api.proc, worker, redis.proc], BOOT_TIMEOUT_MS);
+    await poll(
+      'GET /health 200',
+      async () => ((await health(api.base)).status === 200 ? true : undefined),
+      [api.proc, worker, redis.proc],
+      BOOT_TIMEOUT_MS,
+    );
 
     await redis.proc.kill();
-    const down = await poll('GET /health 503 after Redis died', async () => {
-      const res = await health(api.base);
-      return res.status === 503 ? res : undefined;
-    }, [api.proc], 30_000);
+    const down = await poll(
+      'GET /health 503 after Redis died',
+      async () => {
+        const res = await health(api.base);
+        return res.status === 503 ? res : undefined;
+      },
+      [api.proc],
+      30_000,
+    );
     expect(down.body.status).toBe('error');
-    expect(down.body.error?.broker).toMatchObject({ status: 'down', message: expect.stringMatching(/^broker unreachable: /) });
-    expect(down.body.error?.workers).toMatchObject({ status: 'down', message: expect.stringMatching(/^broker unreachable: /) });
+    expect(down.body.error?.broker).toMatchObject({
+      status: 'down',
+      message: expect.stringMatching(/^broker unreachable: /),
+    });
+    expect(down.body.error?.workers).toMatchObject({
+      status: 'down',
+      message: expect.stringMatching(/^broker unreachable: /),
+    });
     // The API stays up and keeps answering.
     expect(api.proc.running).toBe(true);
     expect((await health(api.base)).status).toBe(503);

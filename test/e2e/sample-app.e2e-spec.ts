@@ -39,7 +39,11 @@ function start(label: string, entry: string, env: Record<string, string>): Manag
 function api(base: string) {
   return {
     async post<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
-      const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, body: (await res.json()) as T };
     },
     async get<T>(path: string): Promise<{ status: number; body: T }> {
@@ -55,15 +59,29 @@ async function startApi(label: string, env: Record<string, string>) {
   const proc = start(label, 'sample-app/dist/main.js', { ...env, PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
   const client = api(base);
-  await poll(`${label} to answer HTTP`, async () => ((await client.get('/users')).status === 200 ? true : undefined), [proc], BOOT_TIMEOUT_MS);
+  await poll(
+    `${label} to answer HTTP`,
+    async () => ((await client.get('/users')).status === 200 ? true : undefined),
+    [proc],
+    BOOT_TIMEOUT_MS,
+  );
   return { proc, client, base };
 }
 
 /** Environment for the memory:// default: the TASKQUEUE_* settings blanked, so neither the caller's env nor a .env file applies. */
-const DEFAULT_ENV = { TASKQUEUE_BROKER_URL: '', TASKQUEUE_EMBEDDED_WORKER: '', TASKQUEUE_PREFIX: '', SAMPLE_CLEANUP_EVERY: '1s' };
+const DEFAULT_ENV = {
+  TASKQUEUE_BROKER_URL: '',
+  TASKQUEUE_EMBEDDED_WORKER: '',
+  TASKQUEUE_PREFIX: '',
+  SAMPLE_CLEANUP_EVERY: '1s',
+};
 
 beforeAll(async () => {
-  await promisify(execFile)('npm', ['run', 'build:sample'], { cwd: ROOT, timeout: BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }).catch((err: any) => {
+  await promisify(execFile)('npm', ['run', 'build:sample'], {
+    cwd: ROOT,
+    timeout: BUILD_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: any) => {
     throw new Error(`npm run build:sample failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
   });
 }, BUILD_TIMEOUT_MS + 10_000);
@@ -80,14 +98,20 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
   }, BOOT_TIMEOUT_MS + 5_000);
 
   it('registers a user and sends the welcome email through the email queue', async () => {
-    const res = await app.client.post<{ user: { id: number; email: string } } & Queued>('/users', { email: 'Ada@Example.com' });
+    const res = await app.client.post<{ user: { id: number; email: string } } & Queued>('/users', {
+      email: 'Ada@Example.com',
+    });
     expect(res.status).toBe(201);
     expect(res.body.user).toMatchObject({ email: 'ada@example.com' });
     expect(res.body.statusUrl).toBe(`/tasks/${res.body.taskId}`);
 
     const done = await app.client.get<TaskView>(res.body.waitUrl);
     expect(done.status).toBe(200);
-    expect(done.body).toMatchObject({ id: res.body.taskId, state: 'SUCCESS', result: { userId: res.body.user.id, subject: 'Welcome!' } });
+    expect(done.body).toMatchObject({
+      id: res.body.taskId,
+      state: 'SUCCESS',
+      result: { userId: res.body.user.id, subject: 'Welcome!' },
+    });
     expect(done.body.result.body).toContain('/login');
 
     const outbox = await app.client.get<Array<{ taskId: string }>>('/emails');
@@ -151,7 +175,11 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
     const status = await poll(
       'a cleanup run by the beat',
       async () => {
-        const v = (await app.client.get<{ schedules: Array<{ name: string; nextRunAt?: number }>; recentRuns: unknown[] }>('/maintenance')).body;
+        const v = (
+          await app.client.get<{ schedules: Array<{ name: string; nextRunAt?: number }>; recentRuns: unknown[] }>(
+            '/maintenance',
+          )
+        ).body;
         return v.recentRuns.length > 0 ? v : undefined;
       },
       [app.proc],
@@ -160,7 +188,7 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
     expect(names).toEqual(['maintenance.cleanupOutbox', 'maintenance.nightly']);
   });
 
-  it('carries the request\'s correlation id into the task it queued', async () => {
+  it("carries the request's correlation id into the task it queued", async () => {
     const res = await fetch(`${app.base}/users`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-correlation-id': 'e2e-corr-1' },
@@ -174,7 +202,10 @@ describe('sample app on memory:// with the embedded worker (no setup)', () => {
 
   it('answers 400 on a bad task id and PENDING for an unknown one', async () => {
     expect((await app.client.get(`/tasks/${encodeURIComponent('a{b}')}`)).status).toBe(400);
-    expect((await app.client.get<TaskView>('/tasks/no-such-task')).body).toEqual({ id: 'no-such-task', state: 'PENDING' });
+    expect((await app.client.get<TaskView>('/tasks/no-such-task')).body).toEqual({
+      id: 'no-such-task',
+      state: 'PENDING',
+    });
   });
 
   it('exits 0 on SIGTERM', async () => {
@@ -211,13 +242,20 @@ describe('sample app on Redis with a separate worker process', () => {
     );
     expect(done.result).toMatchObject({ userId: res.body.user.id, taskId: res.body.taskId });
     // It ran in the worker process: the worker logged the send (TaskLogger's prefix names the task), and the API's own outbox is empty.
-    await poll('the worker to log the send', async () => (worker.logs().includes(`[email.welcome ${res.body.taskId} cid=`) ? true : undefined), [worker]);
+    await poll(
+      'the worker to log the send',
+      async () => (worker.logs().includes(`[email.welcome ${res.body.taskId} cid=`) ? true : undefined),
+      [worker],
+    );
     expect((await app.client.get<unknown[]>('/emails')).body).toEqual([]);
 
     const waited = await app.client.get<TaskView>(res.body.waitUrl);
     expect(waited.body).toMatchObject({ state: 'SUCCESS', result: { userId: res.body.user.id } });
 
     const [apiExit, workerExit] = await Promise.all([app.proc.terminate(), worker.terminate()]);
-    expect({ api: apiExit, worker: workerExit }).toEqual({ api: { code: 0, signal: null }, worker: { code: 0, signal: null } });
+    expect({ api: apiExit, worker: workerExit }).toEqual({
+      api: { code: 0, signal: null },
+      worker: { code: 0, signal: null },
+    });
   }, 60_000);
 });

@@ -1,6 +1,13 @@
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { TaskClient, TaskRevokedError, chord, type AsyncResult, type GroupResult, type Transport } from '../../src/index.js';
+import {
+  TaskClient,
+  TaskRevokedError,
+  chord,
+  type AsyncResult,
+  type GroupResult,
+  type Transport,
+} from '../../src/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { createTaskApp } from '../utils/app.js';
 import { buildE2eFixtures, killAll, spawnNode, type Child } from '../utils/processes.js';
@@ -49,7 +56,11 @@ describe('worker processes', () => {
     await startWorker({ TQ_CONCURRENCY: '1' });
     const r = await sleepTask(10);
     await r.get({ timeout: 10_000 });
-    await until(async () => (await redis.lrange(`${prefix}:signals`, 0, -1)).some((l) => l.startsWith('task-queue.task.postrun')), 10_000, 'postrun');
+    await until(
+      async () => (await redis.lrange(`${prefix}:signals`, 0, -1)).some((l) => l.startsWith('task-queue.task.postrun')),
+      10_000,
+      'postrun',
+    );
     const lines = await redis.lrange(`${prefix}:signals`, 0, -1);
     expect(lines[0]).toBe('task-queue.worker.ready||');
     expect(lines.filter((l) => l.endsWith(`|${r.id}`))).toEqual(
@@ -80,7 +91,9 @@ describe('worker processes', () => {
     await r.revoke({ terminate: true });
     await expect(r.get({ timeout: 10_000 })).rejects.toBeInstanceOf(TaskRevokedError);
     expect(await r.state()).toBe('REVOKED');
-    expect(await client.send<number>('e2e.sleep', [1]).then((x) => x.get({ timeout: 10_000 }))).toEqual(expect.any(Number));
+    expect(await client.send<number>('e2e.sleep', [1]).then((x) => x.get({ timeout: 10_000 }))).toEqual(
+      expect.any(Number),
+    );
   });
 
   it('finishes the tasks of a SIGKILLed worker on another worker, losing nothing', async () => {
@@ -88,7 +101,11 @@ describe('worker processes', () => {
     const results: AsyncResult<number>[] = [];
     for (let i = 0; i < 5; i++) results.push(await sleepTask(1500));
     // worker A holds three of them, running
-    await until(async () => (await runs()).filter((r) => r.endsWith(`:${a.proc.pid}:start`)).length === 3, 10_000, 'worker A to start 3 tasks');
+    await until(
+      async () => (await runs()).filter((r) => r.endsWith(`:${a.proc.pid}:start`)).length === 3,
+      10_000,
+      'worker A to start 3 tasks',
+    );
     a.proc.kill('SIGKILL');
     expect(await a.exited).toMatchObject({ signal: 'SIGKILL' });
     const b = await startWorker({ TQ_CONCURRENCY: '5', TQ_LEASE_MS: '1000' });
@@ -99,7 +116,7 @@ describe('worker processes', () => {
     expect(await transport.counts('default')).toMatchObject({ ready: 0, delayed: 0, reserved: 0 });
   });
 
-  it('never hands a live worker\'s long task to another worker', async () => {
+  it("never hands a live worker's long task to another worker", async () => {
     const a = await startWorker({ TQ_CONCURRENCY: '1', TQ_LEASE_MS: '300' });
     const r = await sleepTask(2000); // several times the lease
     await until(async () => (await runs()).length === 1, 10_000, 'the task to start on A');

@@ -8,7 +8,10 @@ import { until } from '../utils/redis.js';
  * The contract every BeatStore keeps (Redis and memory). Each test works on
  * schedules and queues of its own. Times passed as `now` are fixed instants.
  */
-export function describeBeatStoreContract(name: string, make: () => Promise<{ store: BeatStore; transport: Transport; cleanup: () => Promise<void> }>): void {
+export function describeBeatStoreContract(
+  name: string,
+  make: () => Promise<{ store: BeatStore; transport: Transport; cleanup: () => Promise<void> }>,
+): void {
   describe(`BeatStore contract: ${name}`, () => {
     let store: BeatStore;
     let transport: Transport;
@@ -36,11 +39,27 @@ export function describeBeatStoreContract(name: string, make: () => Promise<{ st
     });
     const item = (queue: string, tick: number, priority = 5): PublishItem => {
       const id = randomUUID();
-      const raw = encodeMessage({ id, priority, queue, task: 'jobs.run', retries: 0, created: tick, args: [tick], headers: { 'beat-tick': tick }, v: PROTOCOL_VERSION });
+      const raw = encodeMessage({
+        id,
+        priority,
+        queue,
+        task: 'jobs.run',
+        retries: 0,
+        created: tick,
+        args: [tick],
+        headers: { 'beat-tick': tick },
+        v: PROTOCOL_VERSION,
+      });
       return { queue, id, priority, raw };
     };
     const ready = async (queue: string) => (await transport.counts(queue)).ready;
-    const hb = (id: string, at = Date.now()): BeatHeartbeat => ({ id, at, startedAt: at, pid: process.pid, hostname: 'test' });
+    const hb = (id: string, at = Date.now()): BeatHeartbeat => ({
+      id,
+      at,
+      startedAt: at,
+      pid: process.pid,
+      hostname: 'test',
+    });
 
     it('creates a schedule: since = now, not paused, no last run, and reads it back', async () => {
       const d = def({ priority: 7, expiresMs: 500 });
@@ -78,7 +97,10 @@ export function describeBeatStoreContract(name: string, make: () => Promise<{ st
       const s = await store.upsert({ ...d, every: undefined, cron: '0 * * * *', timezone: 'Europe/London' }, T0 + 7000);
       expect(s).toMatchObject({ cron: '0 * * * *', timezone: 'Europe/London', since: T0 + 7000 });
       expect(s.every).toBeUndefined();
-      const s2 = await store.upsert({ ...d, every: undefined, cron: '0 * * * *', timezone: 'America/New_York' }, T0 + 9000);
+      const s2 = await store.upsert(
+        { ...d, every: undefined, cron: '0 * * * *', timezone: 'America/New_York' },
+        T0 + 9000,
+      );
       expect(s2.since).toBe(T0 + 9000);
     });
 
@@ -101,7 +123,15 @@ export function describeBeatStoreContract(name: string, make: () => Promise<{ st
       expect(await store.claim(s, T0 + 2000, item(d.queue, T0 + 2000))).toBe('published');
       expect(await ready(d.queue)).toBe(2);
       // the published message is the one given, with its priority, ready to reserve
-      const r = await transport.reserve({ queue: d.queue, max: 10, startCount: 10, leaseMs: 10_000, workerId: 'w', maxRedeliveries: 5, resultTtlMs: 60_000 });
+      const r = await transport.reserve({
+        queue: d.queue,
+        max: 10,
+        startCount: 10,
+        leaseMs: 10_000,
+        workerId: 'w',
+        maxRedeliveries: 5,
+        resultTtlMs: 60_000,
+      });
       expect(r.items.map((i) => i.id)).toEqual([first.id, expect.any(String)]);
       expect(r.items[0].raw).toBe(first.raw);
     });
@@ -109,7 +139,9 @@ export function describeBeatStoreContract(name: string, make: () => Promise<{ st
     it('publishes a tick once when many claims race for it', async () => {
       const d = def();
       const s = await store.upsert(d, T0);
-      const outcomes = await Promise.all(Array.from({ length: 25 }, () => store.claim(s, T0 + 1000, item(d.queue, T0 + 1000))));
+      const outcomes = await Promise.all(
+        Array.from({ length: 25 }, () => store.claim(s, T0 + 1000, item(d.queue, T0 + 1000))),
+      );
       expect(outcomes.filter((o) => o === 'published')).toHaveLength(1);
       expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(24);
       expect(await ready(d.queue)).toBe(1);

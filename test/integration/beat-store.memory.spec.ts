@@ -23,8 +23,18 @@ describe('MemoryBeatStore.for', () => {
 
   it('publishes claimed ticks through the shared transport', async () => {
     const t = MemoryTransport.shared('beat-pub');
-    const s = await MemoryBeatStore.for(t).upsert({ name: 'x', task: 't', queue: 'q', every: 10, args: [], catchUp: 'skip', source: 'api' }, 0);
-    expect(await MemoryBeatStore.for(MemoryTransport.shared('beat-pub')).claim(s, 10, { queue: 'q', id: 'm1', priority: 5, raw: '{"id":"m1","priority":5}' })).toBe('published');
+    const s = await MemoryBeatStore.for(t).upsert(
+      { name: 'x', task: 't', queue: 'q', every: 10, args: [], catchUp: 'skip', source: 'api' },
+      0,
+    );
+    expect(
+      await MemoryBeatStore.for(MemoryTransport.shared('beat-pub')).claim(s, 10, {
+        queue: 'q',
+        id: 'm1',
+        priority: 5,
+        raw: '{"id":"m1","priority":5}',
+      }),
+    ).toBe('published');
     expect(await MemoryTransport.shared('beat-pub').counts('q')).toMatchObject({ ready: 1 });
   });
 });

@@ -19,7 +19,10 @@ describeBeatStoreContract('redis', async () => {
 
 describe('RedisBeatStore key layout', () => {
   it("keeps a schedule's state in its queue's hash slot, and beat-wide keys under {@beat}", () => {
-    const store = new RedisBeatStore({ defineCommand: () => undefined } as never, new RedisTransport({ prefix: 'p', client: { defineCommand: () => undefined } as never }).keys);
+    const store = new RedisBeatStore(
+      { defineCommand: () => undefined } as never,
+      new RedisTransport({ prefix: 'p', client: { defineCommand: () => undefined } as never }).keys,
+    );
     expect(store.keys.schedule('email', 'nightly')).toBe('p:{email}:beat:nightly');
     expect(store.keys.index()).toBe('p:{@beat}:index');
     expect(store.keys.leader()).toBe('p:{@beat}:leader');

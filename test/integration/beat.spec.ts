@@ -77,18 +77,34 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     const list = taken.get(queue) ?? [];
     taken.set(queue, list);
     for (;;) {
-      const r = await t.reserve({ queue, max: 500, startCount: 500, leaseMs: 3_600_000, workerId: 'test', maxRedeliveries: 5, resultTtlMs: 60_000 });
+      const r = await t.reserve({
+        queue,
+        max: 500,
+        startCount: 500,
+        leaseMs: 3_600_000,
+        workerId: 'test',
+        maxRedeliveries: 5,
+        resultTtlMs: 60_000,
+      });
       for (const it of r.items) list.push(decodeMessage(it.raw));
       if (r.items.length < 500) return list;
     }
   };
-  const ticksOf = (msgs: TaskMessage[], schedule: string) => msgs.filter((m) => m.headers?.[BEAT_HEADERS.schedule] === schedule).map((m) => Number(m.headers![BEAT_HEADERS.tick]));
+  const ticksOf = (msgs: TaskMessage[], schedule: string) =>
+    msgs
+      .filter((m) => m.headers?.[BEAT_HEADERS.schedule] === schedule)
+      .map((m) => Number(m.headers![BEAT_HEADERS.tick]));
   const lastRun = async (a: TestingModule, name: string) => (await storeOf(a).get(name))?.lastRun ?? null;
 
   /** Moves the clock and waits until `sleepers` beat loops are at rest again (each woken one has done its work). */
   const moveTo = async (clock: ManualClock, t: number, sleepers = 1) => {
     clock.set(t);
-    await until(() => clock.waiting >= sleepers, 10_000, `${sleepers} beat(s) at rest at ${new Date(t).toISOString()}`, 5);
+    await until(
+      () => clock.waiting >= sleepers,
+      10_000,
+      `${sleepers} beat(s) at rest at ${new Date(t).toISOString()}`,
+      5,
+    );
   };
   const startBeat = async (a: TestingModule, opts: BeatOptions) => {
     await beatOf(a).start(opts);
@@ -114,7 +130,13 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     expect(registry.get('ticker.report')).toMatchObject({ queue: 'reports', priority: 8 });
     expect(registry.get('Stacked.run')).toBeDefined();
     const declared = a.get(PeriodicSchedules).decorated();
-    expect(declared.map((d) => d.name).sort()).toEqual(['Ticker.record', 'stacked.hourly', 'stacked.quarter', 'ticker.minute', 'ticker.report']);
+    expect(declared.map((d) => d.name).sort()).toEqual([
+      'Ticker.record',
+      'stacked.hourly',
+      'stacked.quarter',
+      'ticker.minute',
+      'ticker.report',
+    ]);
     expect(declared.find((d) => d.name === 'ticker.report')).toMatchObject({
       task: 'ticker.report',
       queue: 'beat',
@@ -126,7 +148,12 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
       source: 'decorator',
       site: 'Ticker#report',
     });
-    expect(declared.find((d) => d.name === 'Ticker.record')).toMatchObject({ task: 'Ticker.record', queue: 'default', every: 10_000, args: [1, 'x'] });
+    expect(declared.find((d) => d.name === 'Ticker.record')).toMatchObject({
+      task: 'Ticker.record',
+      queue: 'default',
+      every: 10_000,
+      args: [1, 'x'],
+    });
   });
 
   it('publishes an interval tick on time, and a worker runs it with its args', async () => {
@@ -157,7 +184,13 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     await moveTo(clock, Date.parse('2036-03-30T01:00:00Z'));
     const msgs = (await take(transportOf(a), 'beat')).filter((m) => m.task === 'ticker.report');
     expect(msgs).toHaveLength(1);
-    expect(msgs[0]).toMatchObject({ task: 'ticker.report', queue: 'beat', priority: 8, args: ['daily'], expires: Date.parse('2036-03-30T01:05:00Z') });
+    expect(msgs[0]).toMatchObject({
+      task: 'ticker.report',
+      queue: 'beat',
+      priority: 8,
+      args: ['daily'],
+      expires: Date.parse('2036-03-30T01:05:00Z'),
+    });
     expect(await a.get(PeriodicSchedules).nextRun('ticker.report')).toEqual(new Date('2036-03-31T01:00:00Z'));
   });
 
@@ -210,7 +243,11 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     await startBeat(b, { clock });
     await until(async () => (await lastRun(b, 'ticker.minute')) === T0 + 2 * MIN, 10_000, 'the late tick');
     await moveTo(clock, T0 + 3 * MIN);
-    expect(ticksOf(await take(transportOf(b), 'beat'), 'ticker.minute')).toEqual([T0 + MIN, T0 + 2 * MIN, T0 + 3 * MIN]);
+    expect(ticksOf(await take(transportOf(b), 'beat'), 'ticker.minute')).toEqual([
+      T0 + MIN,
+      T0 + 2 * MIN,
+      T0 + 3 * MIN,
+    ]);
   });
 
   it.each(['skip', 'once'] as const)("restarted after missed ticks, catchUp '%s'", async (catchUp) => {
@@ -244,15 +281,40 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     await startBeat(beat, { clock });
     const schedules = api.get(PeriodicSchedules);
     schedules.configure(clock, 60_000); // next-run times on the test's clock
-    const info = await schedules.add('api.report', { task: 'reports.build', cron: '*/5 * * * *', timezone: 'America/New_York', args: ['eu'], queue: 'beat', priority: 3 });
-    expect(info).toMatchObject({ name: 'api.report', task: 'reports.build', queue: 'beat', cron: '*/5 * * * *', args: ['eu'], priority: 3, source: 'api', paused: false, lastRunAt: null, nextRunAt: new Date(T0 + 5 * MIN) });
+    const info = await schedules.add('api.report', {
+      task: 'reports.build',
+      cron: '*/5 * * * *',
+      timezone: 'America/New_York',
+      args: ['eu'],
+      queue: 'beat',
+      priority: 3,
+    });
+    expect(info).toMatchObject({
+      name: 'api.report',
+      task: 'reports.build',
+      queue: 'beat',
+      cron: '*/5 * * * *',
+      args: ['eu'],
+      priority: 3,
+      source: 'api',
+      paused: false,
+      lastRunAt: null,
+      nextRunAt: new Date(T0 + 5 * MIN),
+    });
     expect((await schedules.list()).map((s) => s.name)).toEqual(['api.report']);
     // the beat notices the new schedule (a change counter read at each lease renewal)
-    await until(async () => {
-      await moveTo(clock, T0 + 5 * MIN);
-      return (await lastRun(api, 'api.report')) === T0 + 5 * MIN;
-    }, 15_000, 'the beat to pick up the added schedule');
-    expect(await schedules.get('api.report')).toMatchObject({ lastRunAt: new Date(T0 + 5 * MIN), nextRunAt: new Date(T0 + 10 * MIN) });
+    await until(
+      async () => {
+        await moveTo(clock, T0 + 5 * MIN);
+        return (await lastRun(api, 'api.report')) === T0 + 5 * MIN;
+      },
+      15_000,
+      'the beat to pick up the added schedule',
+    );
+    expect(await schedules.get('api.report')).toMatchObject({
+      lastRunAt: new Date(T0 + 5 * MIN),
+      nextRunAt: new Date(T0 + 10 * MIN),
+    });
     expect((await schedules.get('api.report'))!.lastTaskId).toEqual(expect.any(String));
 
     expect(await schedules.pause('api.report')).toBe(true);
@@ -262,10 +324,14 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     expect(await lastRun(api, 'api.report')).toBe(T0 + 5 * MIN);
     expect(await schedules.resume('api.report')).toBe(true); // at 12:15: ticks while paused are not run
     expect(await schedules.nextRun('api.report')).toEqual(new Date(T0 + 20 * MIN));
-    await until(async () => {
-      await moveTo(clock, T0 + 20 * MIN);
-      return (await lastRun(api, 'api.report')) === T0 + 20 * MIN;
-    }, 15_000, 'the resumed schedule to run');
+    await until(
+      async () => {
+        await moveTo(clock, T0 + 20 * MIN);
+        return (await lastRun(api, 'api.report')) === T0 + 20 * MIN;
+      },
+      15_000,
+      'the resumed schedule to run',
+    );
     expect(ticksOf(await take(transportOf(api), 'beat'), 'api.report')).toEqual([T0 + 5 * MIN, T0 + 20 * MIN]);
 
     expect(await schedules.remove('api.report')).toBe(true);
@@ -278,9 +344,13 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     const a = await app([Ticker]);
     const schedules = a.get(PeriodicSchedules);
     await expect(schedules.add('x', { task: 't', cron: '99 * * * *' })).rejects.toThrow(TaskQueueConfigError);
-    await expect(schedules.add('x', { task: 't', cron: '0 * * * *', timezone: 'Nowhere/City' })).rejects.toThrow(/timezone of schedule "x"/);
+    await expect(schedules.add('x', { task: 't', cron: '0 * * * *', timezone: 'Nowhere/City' })).rejects.toThrow(
+      /timezone of schedule "x"/,
+    );
     await expect(schedules.add('bad name', { task: 't', every: '1s' })).rejects.toThrow(/name of schedule/);
-    await expect(schedules.add('ticker.minute', { task: 't', every: '1s' })).rejects.toThrow(/declared by @Periodic\(\) on Ticker#minute/);
+    await expect(schedules.add('ticker.minute', { task: 't', every: '1s' })).rejects.toThrow(
+      /declared by @Periodic\(\) on Ticker#minute/,
+    );
     await expect(schedules.add('x', { task: 't', every: '1s', args: [new Date()] })).rejects.toThrow(/Date/);
   });
 
@@ -307,7 +377,13 @@ describe.each(brokers)('beat on %s', (kind, brokerUrlOf) => {
     const hook = jest.spyOn(beat, 'onInit');
     await startBeat(a, { onInit: (info) => inits.push(info), id: `beat-${kind}-1` });
     await beat.start(); // running: nothing happens
-    expect(inits).toEqual([{ id: `beat-${kind}-1`, schedules: expect.arrayContaining(['ticker.minute', 'ticker.report', 'Ticker.record']), leaderElection: true }]);
+    expect(inits).toEqual([
+      {
+        id: `beat-${kind}-1`,
+        schedules: expect.arrayContaining(['ticker.minute', 'ticker.report', 'Ticker.record']),
+        leaderElection: true,
+      },
+    ]);
     expect(hook).toHaveBeenCalledTimes(1);
     const hb = await storeOf(a).leaderHeartbeat();
     expect(hb).toMatchObject({ id: `beat-${kind}-1`, pid: process.pid });
@@ -345,7 +421,14 @@ describe('beat across DST (memory broker, fixed instants)', () => {
   });
 
   /** Runs one beat over [from, to] stepping the clock every `stepMs`; returns the ticks published for the schedule. */
-  async function runDay(cron: string, timezone: string, from: string, to: string, stepMs: number, graceMs: number): Promise<string[]> {
+  async function runDay(
+    cron: string,
+    timezone: string,
+    from: string,
+    to: string,
+    stepMs: number,
+    graceMs: number,
+  ): Promise<string[]> {
     const a = await createTaskApp({ brokerUrl: `memory://dst-${Math.random().toString(36).slice(2)}` }, []);
     apps.push(a);
     const clock = new ManualClock(Date.parse(from));
@@ -360,16 +443,59 @@ describe('beat across DST (memory broker, fixed instants)', () => {
       await until(() => clock.waiting === 1, 10_000, 'the beat at rest', 2);
     }
     const t = a.get<Transport>(TASK_QUEUE_TRANSPORT);
-    const r = await t.reserve({ queue: 'dst', max: 1000, startCount: 1000, leaseMs: 60_000, workerId: 't', maxRedeliveries: 1, resultTtlMs: 60_000 });
+    const r = await t.reserve({
+      queue: 'dst',
+      max: 1000,
+      startCount: 1000,
+      leaseMs: 60_000,
+      workerId: 't',
+      maxRedeliveries: 1,
+      resultTtlMs: 60_000,
+    });
     return r.items.map((i) => new Date(Number(decodeMessage(i.raw).headers![BEAT_HEADERS.tick])).toISOString());
   }
 
   it.each([
-    ['Europe/London spring forward: 01:30 (in the gap) runs once', '30 1 * * *', 'Europe/London', '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z', ['2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']],
-    ['Europe/London spring forward: 02:30 runs once', '30 2 * * *', 'Europe/London', '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z', ['2026-03-29T01:30:00.000Z', '2026-03-30T01:30:00.000Z']],
-    ['Europe/London fall back: 01:30 (twice on the clock) runs once', '30 1 * * *', 'Europe/London', '2026-10-24T12:00:00Z', '2026-10-26T12:00:00Z', ['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']],
-    ['America/New_York spring forward: 02:30 (in the gap) runs once', '30 2 * * *', 'America/New_York', '2026-03-07T12:00:00Z', '2026-03-09T12:00:00Z', ['2026-03-08T07:00:00.000Z', '2026-03-09T06:30:00.000Z']],
-    ['America/New_York fall back: 01:30 runs once', '30 1 * * *', 'America/New_York', '2026-10-31T12:00:00Z', '2026-11-02T12:00:00Z', ['2026-11-01T05:30:00.000Z', '2026-11-02T06:30:00.000Z']],
+    [
+      'Europe/London spring forward: 01:30 (in the gap) runs once',
+      '30 1 * * *',
+      'Europe/London',
+      '2026-03-28T12:00:00Z',
+      '2026-03-30T12:00:00Z',
+      ['2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z'],
+    ],
+    [
+      'Europe/London spring forward: 02:30 runs once',
+      '30 2 * * *',
+      'Europe/London',
+      '2026-03-28T12:00:00Z',
+      '2026-03-30T12:00:00Z',
+      ['2026-03-29T01:30:00.000Z', '2026-03-30T01:30:00.000Z'],
+    ],
+    [
+      'Europe/London fall back: 01:30 (twice on the clock) runs once',
+      '30 1 * * *',
+      'Europe/London',
+      '2026-10-24T12:00:00Z',
+      '2026-10-26T12:00:00Z',
+      ['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z'],
+    ],
+    [
+      'America/New_York spring forward: 02:30 (in the gap) runs once',
+      '30 2 * * *',
+      'America/New_York',
+      '2026-03-07T12:00:00Z',
+      '2026-03-09T12:00:00Z',
+      ['2026-03-08T07:00:00.000Z', '2026-03-09T06:30:00.000Z'],
+    ],
+    [
+      'America/New_York fall back: 01:30 runs once',
+      '30 1 * * *',
+      'America/New_York',
+      '2026-10-31T12:00:00Z',
+      '2026-11-02T12:00:00Z',
+      ['2026-11-01T05:30:00.000Z', '2026-11-02T06:30:00.000Z'],
+    ],
   ])('%s', async (_title, cron, tz, from, to, expected) => {
     // 10-minute steps with a 15-minute grace: every tick is seen late, as by a busy beat, and still runs once
     expect(await runDay(cron, tz, from, to, 10 * MIN, 15 * MIN)).toEqual(expected);
@@ -379,7 +505,11 @@ describe('beat across DST (memory broker, fixed instants)', () => {
 describe('invalid @Periodic fails the bootstrap naming the method and the value', () => {
   it.each([
     ['a bad crontab', { cron: '0 25 * * *' }, /cron of @Periodic\(\) on Bad#run" \("0 25 \* \* \*"\)/],
-    ['a bad timezone', { cron: '0 2 * * *', timezone: 'Europe/Lodnon' }, /timezone of @Periodic\(\) on Bad#run" \("Europe\/Lodnon"\)/],
+    [
+      'a bad timezone',
+      { cron: '0 2 * * *', timezone: 'Europe/Lodnon' },
+      /timezone of @Periodic\(\) on Bad#run" \("Europe\/Lodnon"\)/,
+    ],
     ['a bad interval', { every: '5 minutes' }, /every of @Periodic\(\) on Bad#run" \("5 minutes"\)/],
     ['bad args', { every: '5m', args: [() => 1] }, /args\[0\]/],
   ])('%s', async (_title, meta, message) => {

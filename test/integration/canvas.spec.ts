@@ -45,7 +45,9 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
     });
 
     it('set() applies options, signature() works by name', async () => {
-      const sig = client.signature<number>('add', [1, 2]).set({ queue: 'default', priority: 9, countdown: 50, taskId: `sig-${kind}` });
+      const sig = client
+        .signature<number>('add', [1, 2])
+        .set({ queue: 'default', priority: 9, countdown: 50, taskId: `sig-${kind}` });
       const r = (await sig.delay()) as AsyncResult<number>;
       expect(r.id).toBe(`sig-${kind}`);
       expect(await r.get({ timeout: 5000 })).toBe(3);
@@ -53,7 +55,11 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
 
     it('serializes every canvas type to JSON and back without loss', () => {
       const canvases: Canvas<unknown, unknown>[] = [
-        t.add.s(1, 2).set({ countdown: 10, priority: 3, headers: { a: 'b' } }).link(t.mul.s(2)).linkError(t.onError.s('x')),
+        t.add
+          .s(1, 2)
+          .set({ countdown: 10, priority: 3, headers: { a: 'b' } })
+          .link(t.mul.s(2))
+          .linkError(t.onError.s('x')),
         t.add.si(1, 2),
         chain(t.add.s(1, 2), t.mul.s(3)),
         group(range(3).map((i) => t.add.s(i, i))),
@@ -65,7 +71,9 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
         expect(canvasFromJSON(json).toJSON()).toEqual(c.toJSON());
       }
       expect(() => canvasFromJSON({ type: 'nope' })).toThrow(/canvas.type/);
-      expect(() => canvasFromJSON({ type: 'chain', steps: [{ type: 'signature', task: 'add', args: [() => 1] }] })).toThrow(/function/);
+      expect(() =>
+        canvasFromJSON({ type: 'chain', steps: [{ type: 'signature', task: 'add', args: [() => 1] }] }),
+      ).toThrow(/function/);
     });
 
     it('a stored signature can be rebuilt, bound and applied', async () => {
@@ -88,7 +96,7 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
       expect(await r.get({ timeout: 5000 })).toBe(40);
     });
 
-    it('a failure stops the chain and reaches the caller as that task\'s error', async () => {
+    it("a failure stops the chain and reaches the caller as that task's error", async () => {
       const tag = `chain-fail-${kind}`;
       const r = await chain(t.add.s(1, 1), t.boom.si('step two failed'), t.collect.s(tag)).delay();
       const err = await r.get({ timeout: 5000 }).catch((e: unknown) => e);
@@ -98,9 +106,13 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
     });
 
     it('carries parent and root ids, and lists children', async () => {
-      const r = (await chain(t.ids.si(), t.ids.s(), t.ids.s()).delay()) as AsyncResult<{ id: string; parentId: string; rootId: string }>;
+      const r = (await chain(t.ids.si(), t.ids.s(), t.ids.s()).delay()) as AsyncResult<{
+        id: string;
+        parentId: string;
+        rootId: string;
+      }>;
       const third = await r.get({ timeout: 5000 });
-      const second = (r.parent as AsyncResult<{ id: string; parentId: string; rootId: string }>);
+      const second = r.parent as AsyncResult<{ id: string; parentId: string; rootId: string }>;
       const first = second.parent as AsyncResult<{ id: string; rootId?: string }>;
       const [s, f] = [await second.get(), await first.get()];
       expect(third.parentId).toBe(s.id);
@@ -139,7 +151,10 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
     });
 
     it('revokes its members', async () => {
-      const r = (await group(t.add.s(1, 1).set({ countdown: 1000 }), t.add.s(2, 2).set({ countdown: 1000 })).delay()) as GroupResult;
+      const r = (await group(
+        t.add.s(1, 1).set({ countdown: 1000 }),
+        t.add.s(2, 2).set({ countdown: 1000 }),
+      ).delay()) as GroupResult;
       await r.revoke();
       expect(await r.ready()).toBe(true);
       expect(await r.successful()).toBe(false);
@@ -153,7 +168,10 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
 
   describe('chord', () => {
     it("Celery's example: chord(add.s(i, i) for i in 0..9, xsum.s()) gives 90", async () => {
-      const r = await chord(range(10).map((i) => t.add.s(i, i)), t.xsum.s()).delay();
+      const r = await chord(
+        range(10).map((i) => t.add.s(i, i)),
+        t.xsum.s(),
+      ).delay();
       expect(await r.get({ timeout: 5000 })).toBe(90);
       expect(await ((r as AsyncResult).parent as GroupResult).get()).toEqual(range(10).map((i) => i * 2));
     });
@@ -165,21 +183,30 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
 
     it('waits for header tasks that retry before succeeding', async () => {
       const tag = `retry-chord-${kind}`;
-      const r = await chord(range(4).map((i) => t.flaky.s(i, `${tag}-${i}`, i % 2 === 0 ? 2 : 0)), t.collect.s(tag)).delay();
+      const r = await chord(
+        range(4).map((i) => t.flaky.s(i, `${tag}-${i}`, i % 2 === 0 ? 2 : 0)),
+        t.collect.s(tag),
+      ).delay();
       expect(await r.get({ timeout: 10_000 })).toEqual({ n: 4, results: [0, 1, 2, 3] });
       expect(CanvasTasks.bodyRuns.get(tag)).toBe(1);
     });
 
-    it('fails with the header task\'s error, and the callback does not run', async () => {
+    it("fails with the header task's error, and the callback does not run", async () => {
       const tag = `failing-chord-${kind}`;
       const r = await chord([t.add.s(1, 1), t.boom.s('header failed'), t.add.s(2, 2)], t.collect.s(tag)).delay();
-      await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({ type: 'RangeError', remoteMessage: 'header failed' });
+      await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({
+        type: 'RangeError',
+        remoteMessage: 'header failed',
+      });
       await new Promise((res) => setTimeout(res, 200));
       expect(CanvasTasks.bodyRuns.get(tag)).toBeUndefined();
     });
 
     it('a chord whose header holds chains', async () => {
-      const r = await chord([chain(t.add.s(1, 1), t.mul.s(10)), chain(t.add.s(2, 2), t.mul.s(10)), t.add.s(5, 5)], t.xsum.s()).delay();
+      const r = await chord(
+        [chain(t.add.s(1, 1), t.mul.s(10)), chain(t.add.s(2, 2), t.mul.s(10)), t.add.s(5, 5)],
+        t.xsum.s(),
+      ).delay();
       expect(await r.get({ timeout: 5000 })).toBe(70);
     });
 
@@ -213,7 +240,7 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
       expect(await r.get({ timeout: 5000 })).toBe(25);
     });
 
-    it('a failure inside a chord in a chain fails the chain\'s result', async () => {
+    it("a failure inside a chord in a chain fails the chain's result", async () => {
       const r = await chain(t.add.s(1, 1), chord([t.boom.si('deep')], t.xsum.s()), t.mul.s(2)).delay();
       await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({ remoteMessage: 'deep' });
     });

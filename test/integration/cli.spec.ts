@@ -14,7 +14,10 @@ describe('taskqueue CLI', () => {
   const cli = async (...args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(['--broker', REDIS_URL, '--prefix', prefix, ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    const code = await runCli(['--broker', REDIS_URL, '--prefix', prefix, ...args], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
 
@@ -43,7 +46,12 @@ describe('taskqueue CLI', () => {
     const failed = await client.for(MathService).fail.delay('cli failure');
     await failed.get({ timeout: 5000 }).catch(() => undefined);
     const queues = await cli('--json', 'queues');
-    expect(JSON.parse(queues.out)).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'elsewhere', ready: 1 }), expect.objectContaining({ queue: 'default', dead: 1 })]));
+    expect(JSON.parse(queues.out)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ queue: 'elsewhere', ready: 1 }),
+        expect.objectContaining({ queue: 'default', dead: 1 }),
+      ]),
+    );
     const dead = await cli('dead', 'default');
     expect(dead.out).toMatch(new RegExp(`${failed.id}.*RangeError: cli failure`));
     const table = await cli('queues', 'elsewhere');

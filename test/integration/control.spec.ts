@@ -35,7 +35,9 @@ describe.each(BROKERS)('remote control on %s', (kind, brokerUrl) => {
     const r = await client.for(MathService).hold.delay(gate);
     await until(() => MathService.started.has(gate), 5000, 'the task to start');
     const active = await inspector.active(300);
-    expect(active).toEqual([{ worker: worker.id, tasks: [expect.objectContaining({ id: r.id, task: 'math.hold', queue: 'default' })] }]);
+    expect(active).toEqual([
+      { worker: worker.id, tasks: [expect.objectContaining({ id: r.id, task: 'math.hold', queue: 'default' })] },
+    ]);
     MathService.gates.add(gate);
     await r.get({ timeout: 5000 });
   });
@@ -48,7 +50,11 @@ describe.each(BROKERS)('remote control on %s', (kind, brokerUrl) => {
     await r.revoke({ terminate: true });
     await expect(r.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
     // revoke() records REVOKED at once; the worker then records that it terminated the run
-    await until(async () => (await r.record())?.error?.message === 'terminated', 5000, 'the worker to record the termination');
+    await until(
+      async () => (await r.record())?.error?.message === 'terminated',
+      5000,
+      'the worker to record the termination',
+    );
     expect(await r.record()).toMatchObject({ state: 'REVOKED', error: { message: 'terminated' } });
     expect(await prefetched.get({ timeout: 5000 })).toBe(2); // the slot was freed long before the task's 3 s
   });

@@ -98,15 +98,27 @@ describe.each(BROKERS)('core path on %s', (kind, brokerUrl) => {
   });
 
   it('gives the task its context: id, name, queue, retries, headers', async () => {
-    const r = await client.for(MathService).context.applyAsync([], { headers: { correlationId: 'abc' }, taskId: `ctx-${kind}-1` });
+    const r = await client
+      .for(MathService)
+      .context.applyAsync([], { headers: { correlationId: 'abc' }, taskId: `ctx-${kind}-1` });
     expect(r.id).toBe(`ctx-${kind}-1`);
-    expect(await r.get({ timeout: 5000 })).toEqual({ id: `ctx-${kind}-1`, name: 'math.context', retries: 0, headers: { correlationId: 'abc' }, queue: 'default' });
+    expect(await r.get({ timeout: 5000 })).toEqual({
+      id: `ctx-${kind}-1`,
+      name: 'math.context',
+      retries: 0,
+      headers: { correlationId: 'abc' },
+      queue: 'default',
+    });
   });
 
   it('records progress as PROGRESS with meta', async () => {
     const gate = `progress-${kind}`;
     const r = await client.for(MathService).progress.delay(3, gate);
-    await until(async () => (await r.state()) === 'PROGRESS' && ((await r.info()) as { done: number }).done === 3, 5000, 'progress 3/3');
+    await until(
+      async () => (await r.state()) === 'PROGRESS' && ((await r.info()) as { done: number }).done === 3,
+      5000,
+      'progress 3/3',
+    );
     expect(await r.info()).toEqual({ done: 3, total: 3 });
     MathService.gates.add(gate);
     expect(await r.get({ timeout: 5000 })).toBe(3);
@@ -215,14 +227,26 @@ describe.each(BROKERS)('core path on %s', (kind, brokerUrl) => {
   });
 
   it('parks malformed messages and keeps working', async () => {
-    const garbage = ['not json at all', '{"id":"bad-1","priority":5,"queue":"default","task":"math.add","retries":"x","created":1,"args":[],"v":1}', '[1,2,3]'];
+    const garbage = [
+      'not json at all',
+      '{"id":"bad-1","priority":5,"queue":"default","task":"math.add","retries":"x","created":1,"args":[],"v":1}',
+      '[1,2,3]',
+    ];
     await transport.publish(garbage.map((raw, i) => ({ queue: 'default', id: `garbage-${i}`, priority: 5, raw })));
     const ok = await client.for(MathService).add.delay(40, 2);
     expect(await ok.get({ timeout: 5000 })).toBe(42);
-    await until(async () => (await transport.listRejected('default')).filter((e) => garbage.includes(e.raw)).length === 3, 5000, 'three parked');
+    await until(
+      async () => (await transport.listRejected('default')).filter((e) => garbage.includes(e.raw)).length === 3,
+      5000,
+      'three parked',
+    );
     const parked = (await transport.listRejected('default')).filter((e) => garbage.includes(e.raw));
     expect(parked.map((e) => e.reason).sort()).toEqual(
-      expect.arrayContaining([expect.stringMatching(/not valid JSON/), expect.stringMatching(/"retries"/), expect.stringMatching(/not a JSON object/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/not valid JSON/),
+        expect.stringMatching(/"retries"/),
+        expect.stringMatching(/not a JSON object/),
+      ]),
     );
     await expect(client.result('bad-1').get({ timeout: 5000 })).rejects.toMatchObject({ type: 'InvalidMessageError' });
   });

@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService } from '@nestjs/terminus';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { BeatScheduler, TaskClient, TaskQueueModule, TaskWorker, type TaskQueueModuleOptions, type Transport } from '../../src/index.js';
+import {
+  BeatScheduler,
+  TaskClient,
+  TaskQueueModule,
+  TaskWorker,
+  type TaskQueueModuleOptions,
+  type Transport,
+} from '../../src/index.js';
 import { TaskQueueHealthIndicator, TaskQueueHealthModule } from '../../src/health/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import type { RedisTransport } from '../../src/transport/redis/redis.transport.js';
@@ -74,7 +81,9 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
     expect(res.taskqueue).toMatchObject({ status: 'down', latencyMs: expect.any(Number), workers: 0 });
     expect(res.taskqueue.message).toContain('no worker has sent a heartbeat in the last 30000 ms');
     // minWorkers: 0 checks the broker alone
-    await expect(health.isHealthy('taskqueue', { minWorkers: 0 })).resolves.toMatchObject({ taskqueue: { status: 'up', workers: 0, required: 0 } });
+    await expect(health.isHealthy('taskqueue', { minWorkers: 0 })).resolves.toMatchObject({
+      taskqueue: { status: 'up', workers: 0, required: 0 },
+    });
   });
 
   describe('with a worker consuming "default" and "email"', () => {
@@ -91,11 +100,15 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
       await expect(health.workerCheck('workers', { maxHeartbeatAge: 10_000 })).resolves.toEqual({
         workers: { status: 'up', workers: 1, required: 1, maxHeartbeatAgeMs: 10000 },
       });
-      await expect(health.isHealthy('taskqueue')).resolves.toMatchObject({ taskqueue: { status: 'up', workers: 1, latencyMs: expect.any(Number) } });
+      await expect(health.isHealthy('taskqueue')).resolves.toMatchObject({
+        taskqueue: { status: 'up', workers: 1, latencyMs: expect.any(Number) },
+      });
     });
 
     it('workerCheck: counts only workers of the given queue', async () => {
-      await expect(health.workerCheck('email', { queue: 'email' })).resolves.toMatchObject({ email: { status: 'up', workers: 1, queue: 'email' } });
+      await expect(health.workerCheck('email', { queue: 'email' })).resolves.toMatchObject({
+        email: { status: 'up', workers: 1, queue: 'email' },
+      });
       const res = await health.workerCheck('reports', { queue: 'reports', maxHeartbeatAge: '5s' });
       expect(res.reports).toMatchObject({
         status: 'down',
@@ -112,14 +125,23 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
 
     it('workerCheck: down once the newest heartbeat is older than maxHeartbeatAge', async () => {
       // Heartbeats come every 5 s (a third of the lease); 1 ms is soon exceeded.
-      await until(async () => (await health.workerCheck('w', { maxHeartbeatAge: 1 })).w.status === 'down', 10_000, 'a heartbeat older than 1 ms');
+      await until(
+        async () => (await health.workerCheck('w', { maxHeartbeatAge: 1 })).w.status === 'down',
+        10_000,
+        'a heartbeat older than 1 ms',
+      );
       const res = await health.workerCheck('w', { maxHeartbeatAge: 1 });
       expect(res.w.message).toContain('no worker has sent a heartbeat in the last 1 ms');
     });
 
     it('through Terminus HealthCheckService: 200-style ok', async () => {
-      const result = await app.get(HealthCheckService).check([() => health.pingCheck('broker'), () => health.workerCheck('workers')]);
-      expect(result).toMatchObject({ status: 'ok', info: { broker: { status: 'up' }, workers: { status: 'up', workers: 1 } } });
+      const result = await app
+        .get(HealthCheckService)
+        .check([() => health.pingCheck('broker'), () => health.workerCheck('workers')]);
+      expect(result).toMatchObject({
+        status: 'ok',
+        info: { broker: { status: 'up' }, workers: { status: 'up', workers: 1 } },
+      });
     });
   });
 
@@ -136,26 +158,42 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
     expect((err as ServiceUnavailableException).getResponse()).toMatchObject({
       status: 'error',
       info: { broker: { status: 'up' } },
-      error: { workers: { status: 'down', message: 'no worker has sent a heartbeat in the last 10000 ms (0 of 1 required)' } },
+      error: {
+        workers: { status: 'down', message: 'no worker has sent a heartbeat in the last 10000 ms (0 of 1 required)' },
+      },
     });
   });
 
   it('beatCheck: down without a beat, up while one leads, down when its heartbeat is stale or it stopped', async () => {
     await expect(health.beatCheck('beat')).resolves.toEqual({
-      beat: { status: 'down', message: 'no beat is running: no leader heartbeat in the broker', maxHeartbeatAgeMs: 30000 },
+      beat: {
+        status: 'down',
+        message: 'no beat is running: no leader heartbeat in the broker',
+        maxHeartbeatAgeMs: 30000,
+      },
     });
     const beat = app.get(BeatScheduler);
     await beat.start({ lease: '3s', id: `beat-${kind}` });
     try {
       await until(async () => (await health.beatCheck('beat')).beat.status === 'up', 10_000, 'the beat heartbeat');
-      await expect(health.beatCheck('beat')).resolves.toMatchObject({ beat: { status: 'up', leader: `beat-${kind}`, heartbeatAgeMs: expect.any(Number) } });
-      await until(async () => (await health.beatCheck('beat', { maxHeartbeatAge: 1 })).beat.status === 'down', 10_000, 'a beat heartbeat older than 1 ms');
+      await expect(health.beatCheck('beat')).resolves.toMatchObject({
+        beat: { status: 'up', leader: `beat-${kind}`, heartbeatAgeMs: expect.any(Number) },
+      });
+      await until(
+        async () => (await health.beatCheck('beat', { maxHeartbeatAge: 1 })).beat.status === 'down',
+        10_000,
+        'a beat heartbeat older than 1 ms',
+      );
       const stale = await health.beatCheck('beat', { maxHeartbeatAge: 1 });
-      expect(stale.beat.message).toMatch(new RegExp(`^the beat leader beat-${kind} last sent a heartbeat \\d+ ms ago \\(more than 1 ms\\)$`));
+      expect(stale.beat.message).toMatch(
+        new RegExp(`^the beat leader beat-${kind} last sent a heartbeat \\d+ ms ago \\(more than 1 ms\\)$`),
+      );
     } finally {
       await beat.stop();
     }
-    await expect(health.beatCheck('beat')).resolves.toMatchObject({ beat: { status: 'down', message: 'no beat is running: no leader heartbeat in the broker' } });
+    await expect(health.beatCheck('beat')).resolves.toMatchObject({
+      beat: { status: 'down', message: 'no beat is running: no leader heartbeat in the broker' },
+    });
   });
 
   it('backlogCheck: up under the threshold, down over it with the count', async () => {
@@ -178,7 +216,9 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
         },
       });
       // the default queue when none is named
-      await expect(health.backlogCheck('q', { threshold: 0 })).resolves.toMatchObject({ q: { status: 'up', queue: 'default', ready: 0 } });
+      await expect(health.backlogCheck('q', { threshold: 0 })).resolves.toMatchObject({
+        q: { status: 'up', queue: 'default', ready: 0 },
+      });
     } finally {
       await transport.purge('backlog');
     }
@@ -189,8 +229,12 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
     expect(res.broker.status).toBe('down');
     expect(res.broker.message).toContain('invalid health check option');
     expect(res.broker.message).toContain('"timeout"');
-    await expect(health.backlogCheck('b', { threshold: -1 })).resolves.toMatchObject({ b: { status: 'down', message: expect.stringContaining('threshold') } });
-    await expect(health.workerCheck('w', { minWorkers: 1.5 })).resolves.toMatchObject({ w: { status: 'down', message: expect.stringContaining('minWorkers') } });
+    await expect(health.backlogCheck('b', { threshold: -1 })).resolves.toMatchObject({
+      b: { status: 'down', message: expect.stringContaining('threshold') },
+    });
+    await expect(health.workerCheck('w', { minWorkers: 1.5 })).resolves.toMatchObject({
+      w: { status: 'down', message: expect.stringContaining('minWorkers') },
+    });
   });
 });
 
@@ -229,7 +273,9 @@ describe('TaskQueueHealthIndicator with Redis unreachable', () => {
     const ping = await health.pingCheck('broker', { timeout: 300 });
     expect(ping.broker.status).toBe('down');
     // Either the timeout or ioredis giving up first; both say the broker is unreachable, and why.
-    expect(ping.broker.message).toMatch(/^broker unreachable: (the broker did not answer within 300 ms|Reached the max retries)/);
+    expect(ping.broker.message).toMatch(
+      /^broker unreachable: (the broker did not answer within 300 ms|Reached the max retries)/,
+    );
     expect(ping.broker.message).toContain('ECONNREFUSED');
     await expect(health.workerCheck('workers', { timeout: '300ms' })).resolves.toMatchObject({
       workers: { status: 'down', message: expect.stringMatching(/^broker unreachable: .*ECONNREFUSED/) },
@@ -237,7 +283,9 @@ describe('TaskQueueHealthIndicator with Redis unreachable', () => {
     await expect(health.beatCheck('beat', { timeout: 300 })).resolves.toMatchObject({
       beat: { status: 'down', message: expect.stringMatching(/^broker unreachable: .*ECONNREFUSED/) },
     });
-    await expect(health.backlogCheck('q', { threshold: 10, timeout: 300 })).resolves.toMatchObject({ q: { status: 'down' } });
+    await expect(health.backlogCheck('q', { threshold: 10, timeout: 300 })).resolves.toMatchObject({
+      q: { status: 'down' },
+    });
     await expect(health.isHealthy('taskqueue', { timeout: 300 })).resolves.toMatchObject({
       taskqueue: { status: 'down', message: expect.stringContaining('broker unreachable') },
     });
@@ -253,7 +301,9 @@ describe('subpath isolation', () => {
       if (files.has(file)) return;
       files.add(file);
       const src = readFileSync(file, 'utf8');
-      for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      for (const m of src.matchAll(
+        /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+      )) {
         const spec = m[1] ?? m[2];
         if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
         else bare.add(spec);
@@ -279,7 +329,10 @@ describe('subpath isolation', () => {
   it('package.json exports ./health and ./testing with types, and Terminus as an optional peer', () => {
     const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8'));
     expect(pkg.exports['./health']).toEqual({ types: './dist/health/index.d.ts', default: './dist/health/index.js' });
-    expect(pkg.exports['./testing']).toEqual({ types: './dist/testing/index.d.ts', default: './dist/testing/index.js' });
+    expect(pkg.exports['./testing']).toEqual({
+      types: './dist/testing/index.d.ts',
+      default: './dist/testing/index.js',
+    });
     expect(pkg.peerDependencies['@nestjs/terminus']).toBeDefined();
     expect(pkg.peerDependenciesMeta['@nestjs/terminus']).toEqual({ optional: true });
   });

@@ -47,11 +47,17 @@ describe('TaskQueueModule', () => {
   it('forRootAsync takes options from ConfigService and runs tasks end to end', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ TASKQUEUE_BROKER_URL: REDIS_URL, PREFIX: prefix })] }),
+        ConfigModule.forRoot({
+          ignoreEnvFile: true,
+          load: [() => ({ TASKQUEUE_BROKER_URL: REDIS_URL, PREFIX: prefix })],
+        }),
         TaskQueueModule.forRootAsync({
           imports: [ConfigModule],
           inject: [ConfigService],
-          useFactory: (c: ConfigService) => ({ brokerUrl: c.get<string>('TASKQUEUE_BROKER_URL'), prefix: c.get<string>('PREFIX') }),
+          useFactory: (c: ConfigService) => ({
+            brokerUrl: c.get<string>('TASKQUEUE_BROKER_URL'),
+            prefix: c.get<string>('PREFIX'),
+          }),
         }),
       ],
       providers: [MathService],
@@ -60,7 +66,13 @@ describe('TaskQueueModule', () => {
     await moduleRef.init();
     try {
       const options = moduleRef.get<ResolvedTaskQueueOptions>(TASK_QUEUE_OPTIONS);
-      expect(options).toMatchObject({ brokerUrl: REDIS_URL, transport: 'redis', prefix, defaultQueue: 'default', resultExpiresMs: 86_400_000 });
+      expect(options).toMatchObject({
+        brokerUrl: REDIS_URL,
+        transport: 'redis',
+        prefix,
+        defaultQueue: 'default',
+        resultExpiresMs: 86_400_000,
+      });
       await moduleRef.get(TaskWorker).start({ concurrency: 2 });
       const r = await moduleRef.get(TaskClient).for(MathService).add.delay(20, 22);
       expect(await r.get({ timeout: 5000 })).toBe(42);
@@ -84,9 +96,13 @@ describe('TaskQueueModule', () => {
 
   it('takes the broker from TASKQUEUE_BROKER_URL when no option gives it', () => {
     expect(resolveModuleOptions({}, { TASKQUEUE_BROKER_URL: 'memory://env' }).brokerUrl).toBe('memory://env');
-    expect(resolveModuleOptions({ brokerUrl: 'redis://h:1' }, { TASKQUEUE_BROKER_URL: 'memory://env' }).brokerUrl).toBe('redis://h:1');
+    expect(resolveModuleOptions({ brokerUrl: 'redis://h:1' }, { TASKQUEUE_BROKER_URL: 'memory://env' }).brokerUrl).toBe(
+      'redis://h:1',
+    );
     expect(resolveModuleOptions({}, {}).brokerUrl).toBe('redis://127.0.0.1:6379');
-    expect(resolveModuleOptions({ brokerUrl: 'rediss://h:1' }, { TASKQUEUE_RESULT_BACKEND: 'rediss://h:1' }).transport).toBe('redis');
+    expect(
+      resolveModuleOptions({ brokerUrl: 'rediss://h:1' }, { TASKQUEUE_RESULT_BACKEND: 'rediss://h:1' }).transport,
+    ).toBe('redis');
   });
 
   it.each([
@@ -100,9 +116,15 @@ describe('TaskQueueModule', () => {
     [{ worker: { queues: [] } }, /"worker.queues"/],
     [{ worker: { lease: 10 } }, /"worker.lease" \(10\)/],
   ])('rejects invalid options %j at bootstrap, naming option and value', async (options, message) => {
-    const build = Test.createTestingModule({ imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://x', ...options })] }).compile();
+    const build = Test.createTestingModule({
+      imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://x', ...options })],
+    }).compile();
     await expect(build).rejects.toThrow(TaskQueueConfigError);
-    await expect(Test.createTestingModule({ imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://x', ...options })] }).compile()).rejects.toThrow(message);
+    await expect(
+      Test.createTestingModule({
+        imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://x', ...options })],
+      }).compile(),
+    ).rejects.toThrow(message);
   });
 
   it('rejects invalid options given through forRootAsync too', async () => {
@@ -129,7 +151,10 @@ describe('TaskQueueModule', () => {
     class BadPriority {
       @Task({ priority: 11 }) run(): void {}
     }
-    const ref = await Test.createTestingModule({ imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://bad' })], providers: [BadPriority] }).compile();
+    const ref = await Test.createTestingModule({
+      imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://bad' })],
+      providers: [BadPriority],
+    }).compile();
     ref.useLogger(false);
     await expect(ref.init()).rejects.toThrow(/@Task\(priority\) on BadPriority#run.*\(11\)/);
     await ref.close().catch(() => undefined);
@@ -138,7 +163,12 @@ describe('TaskQueueModule', () => {
   it('names tasks ClassName.method by default, routes by queue, and skips scoped providers with a warning', async () => {
     const ref = await Test.createTestingModule({
       imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://names' })],
-      providers: [DefaultNames, ScopedService, { provide: 'alias', useExisting: DefaultNames }, { provide: 'nullproto', useValue: Object.create(null) }],
+      providers: [
+        DefaultNames,
+        ScopedService,
+        { provide: 'alias', useExisting: DefaultNames },
+        { provide: 'nullproto', useValue: Object.create(null) },
+      ],
     }).compile();
     const warnings: string[] = [];
     ref.useLogger({ log() {}, error() {}, warn: (m: string) => warnings.push(String(m)), debug() {}, verbose() {} });
@@ -146,12 +176,17 @@ describe('TaskQueueModule', () => {
     const registry = ref.get(TaskRegistry);
     expect(registry.names()).toEqual(['DefaultNames.plain', 'DefaultNames.routed']);
     expect(registry.get('DefaultNames.routed')?.queue).toBe('other');
-    expect(warnings.some((w) => w.includes('ScopedService#run') && w.includes('request- or transient-scoped'))).toBe(true);
+    expect(warnings.some((w) => w.includes('ScopedService#run') && w.includes('request- or transient-scoped'))).toBe(
+      true,
+    );
     await ref.close();
   });
 
   it('does not consume in a process that did not start a worker', async () => {
-    const ref = await Test.createTestingModule({ imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://api-only' })], providers: [MathService] }).compile();
+    const ref = await Test.createTestingModule({
+      imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://api-only' })],
+      providers: [MathService],
+    }).compile();
     ref.useLogger(false);
     await ref.init();
     const r = await ref.get(TaskClient).for(MathService).add.delay(1, 2);
@@ -162,7 +197,9 @@ describe('TaskQueueModule', () => {
 
   it('starts the worker at bootstrap with worker.autostart (API and worker in one process)', async () => {
     const ref = await Test.createTestingModule({
-      imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://embedded', worker: { autostart: true, concurrency: 2 } })],
+      imports: [
+        TaskQueueModule.forRoot({ brokerUrl: 'memory://embedded', worker: { autostart: true, concurrency: 2 } }),
+      ],
       providers: [MathService],
     }).compile();
     ref.useLogger(false);
@@ -181,7 +218,10 @@ describe('TaskQueueModule', () => {
     @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://two' })], providers: [MathService] })
     class AppA {}
     const a = await Test.createTestingModule({ imports: [AppA] }).compile();
-    const b = await Test.createTestingModule({ imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://two' })], providers: [DefaultNames] }).compile();
+    const b = await Test.createTestingModule({
+      imports: [TaskQueueModule.forRoot({ brokerUrl: 'memory://two' })],
+      providers: [DefaultNames],
+    }).compile();
     for (const ref of [a, b]) {
       ref.useLogger(false);
       await ref.init();

@@ -34,7 +34,14 @@ describe.each(BROKERS)('priorities and queues on %s', (kind, brokerUrl) => {
   });
 
   it('runs higher priority first, and FIFO within one priority', async () => {
-    const plan: Array<[string, number]> = [['p1', 1], ['p9a', 9], ['p5a', 5], ['p9b', 9], ['p0', 0], ['p5b', 5]];
+    const plan: Array<[string, number]> = [
+      ['p1', 1],
+      ['p9a', 9],
+      ['p5a', 5],
+      ['p9b', 9],
+      ['p0', 0],
+      ['p5b', 5],
+    ];
     const results = [];
     for (const [label, priority] of plan) results.push(await client.send('math.record', [label], { priority }));
     await worker.start({ concurrency: 1 });
@@ -44,7 +51,21 @@ describe.each(BROKERS)('priorities and queues on %s', (kind, brokerUrl) => {
 
   it('uses the priority of the @Task unless the call overrides it', async () => {
     const r = await client.for(MathService).record.applyAsync(['x'], { priority: 7 });
-    expect(JSON.parse((await transport.reserve({ queue: 'default', max: 1, startCount: 0, leaseMs: 1000, workerId: 'w', maxRedeliveries: 1, resultTtlMs: 1000 })).items[0].raw).priority).toBe(7);
+    expect(
+      JSON.parse(
+        (
+          await transport.reserve({
+            queue: 'default',
+            max: 1,
+            startCount: 0,
+            leaseMs: 1000,
+            workerId: 'w',
+            maxRedeliveries: 1,
+            resultTtlMs: 1000,
+          })
+        ).items[0].raw,
+      ).priority,
+    ).toBe(7);
     await transport.purge('default');
     await r.forget();
   });

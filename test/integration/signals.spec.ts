@@ -86,7 +86,10 @@ describe('signals as Nest events', () => {
 
   beforeAll(async () => {
     app = await Test.createTestingModule({
-      imports: [EventEmitterModule.forRoot({ wildcard: true }), TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix })],
+      imports: [
+        EventEmitterModule.forRoot({ wildcard: true }),
+        TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix }),
+      ],
       providers: [SignalTasks, Recorder],
     }).compile();
     app.useLogger(false);
@@ -94,7 +97,8 @@ describe('signals as Nest events', () => {
     // One listener per signal name records names and order.
     const { EventEmitter2 } = await import('@nestjs/event-emitter');
     const ee = app.get(EventEmitter2);
-    for (const name of Object.values(TaskSignal)) ee.on(name, (payload: Record<string, unknown>) => seen.push({ name, payload }));
+    for (const name of Object.values(TaskSignal))
+      ee.on(name, (payload: Record<string, unknown>) => seen.push({ name, payload }));
     client = app.get(TaskClient);
     tasks = client.for(SignalTasks);
     await app.get(TaskWorker).start({ concurrency: 1 });
@@ -115,20 +119,43 @@ describe('signals as Nest events', () => {
       await worker.stop();
       await worker.start({ concurrency: 1 });
       const names = seen.map((e) => e.name);
-      expect(names).toEqual(expect.arrayContaining([TaskSignal.WorkerShutdown, TaskSignal.WorkerInit, TaskSignal.WorkerProcessInit, TaskSignal.WorkerReady]));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          TaskSignal.WorkerShutdown,
+          TaskSignal.WorkerInit,
+          TaskSignal.WorkerProcessInit,
+          TaskSignal.WorkerReady,
+        ]),
+      );
       const i = names.lastIndexOf(TaskSignal.WorkerInit);
       expect(names.indexOf(TaskSignal.WorkerReady, i)).toBeGreaterThan(i);
-      expect(seen.find((e) => e.name === TaskSignal.WorkerReady)?.payload).toMatchObject({ worker: worker.id, queues: ['default'], concurrency: 1 });
+      expect(seen.find((e) => e.name === TaskSignal.WorkerReady)?.payload).toMatchObject({
+        worker: worker.id,
+        queues: ['default'],
+        concurrency: 1,
+      });
     })();
   });
 
-  it('emits each task signal once, in Celery\'s order, with its payload (success)', async () => {
+  it("emits each task signal once, in Celery's order, with its payload (success)", async () => {
     const r = await tasks.add.delay(2, 3);
     expect(await r.get({ timeout: 5000 })).toBe(5);
     await waitForPostrun(r.id);
-    expect(eventsOf(r.id)).toEqual([TaskSignal.BeforePublish, TaskSignal.AfterPublish, TaskSignal.Received, TaskSignal.Prerun, TaskSignal.Success, TaskSignal.Postrun]);
+    expect(eventsOf(r.id)).toEqual([
+      TaskSignal.BeforePublish,
+      TaskSignal.AfterPublish,
+      TaskSignal.Received,
+      TaskSignal.Prerun,
+      TaskSignal.Success,
+      TaskSignal.Postrun,
+    ]);
     const by = (n: string) => seen.find((e) => e.name === n && e.payload.id === r.id)!.payload;
-    expect(by(TaskSignal.BeforePublish)).toMatchObject({ task: 'sig.add', args: [2, 3], queue: 'default', priority: 5 });
+    expect(by(TaskSignal.BeforePublish)).toMatchObject({
+      task: 'sig.add',
+      args: [2, 3],
+      queue: 'default',
+      priority: 5,
+    });
     expect(by(TaskSignal.Received)).toMatchObject({ task: 'sig.add', args: [2, 3], retries: 0 });
     expect(by(TaskSignal.Success)).toMatchObject({ task: 'sig.add', result: 5 });
     expect(by(TaskSignal.Postrun)).toMatchObject({ task: 'sig.add', retval: 5, state: 'SUCCESS' });
@@ -140,8 +167,16 @@ describe('signals as Nest events', () => {
     const r = await tasks.fail.delay();
     await r.get({ timeout: 5000 }).catch(() => undefined);
     await waitForPostrun(r.id);
-    expect(eventsOf(r.id)).toEqual([TaskSignal.BeforePublish, TaskSignal.AfterPublish, TaskSignal.Received, TaskSignal.Prerun, TaskSignal.Failure, TaskSignal.Postrun]);
-    const failure = seen.find((e) => e.name === TaskSignal.Failure && e.payload.id === r.id)!.payload as unknown as TaskFailureSignal;
+    expect(eventsOf(r.id)).toEqual([
+      TaskSignal.BeforePublish,
+      TaskSignal.AfterPublish,
+      TaskSignal.Received,
+      TaskSignal.Prerun,
+      TaskSignal.Failure,
+      TaskSignal.Postrun,
+    ]);
+    const failure = seen.find((e) => e.name === TaskSignal.Failure && e.payload.id === r.id)!
+      .payload as unknown as TaskFailureSignal;
     expect(failure).toBeInstanceOf(TaskFailureSignal);
     expect(failure.error).toMatchObject({ type: 'TypeError', message: 'nope' });
     expect(failure.exception).toBeInstanceOf(TypeError);
@@ -164,7 +199,11 @@ describe('signals as Nest events', () => {
       TaskSignal.Success,
       TaskSignal.Postrun,
     ]);
-    expect(seen.find((e) => e.name === TaskSignal.Retry && e.payload.id === r.id)!.payload).toMatchObject({ reason: { message: 'first attempt fails' }, countdown: 5, retries: 1 });
+    expect(seen.find((e) => e.name === TaskSignal.Retry && e.payload.id === r.id)!.payload).toMatchObject({
+      reason: { message: 'first attempt fails' },
+      countdown: 5,
+      retries: 1,
+    });
   });
 
   it('emits revoked for a revoked task, and unknown / rejected for unusable messages', async () => {
@@ -172,11 +211,22 @@ describe('signals as Nest events', () => {
     await revoked.revoke();
     const expired = await client.send('sig.add', [1, 1], { countdown: 100, expires: 10 });
     await until(() => eventsOf(expired.id).includes(TaskSignal.Revoked), 5000, 'revoked (expired)');
-    expect(seen.find((e) => e.name === TaskSignal.Revoked && e.payload.id === expired.id)!.payload).toMatchObject({ expired: true, terminated: false });
+    expect(seen.find((e) => e.name === TaskSignal.Revoked && e.payload.id === expired.id)!.payload).toMatchObject({
+      expired: true,
+      terminated: false,
+    });
     const unknown = await client.send('sig.nobody', []);
     await until(() => eventsOf(unknown.id).includes(TaskSignal.Unknown), 5000, 'unknown');
-    await app.get<import('../../src/index.js').Transport>((await import('../../src/task-queue.constants.js')).TASK_QUEUE_TRANSPORT).publish([{ queue: 'default', id: 'x', priority: 5, raw: 'garbage' }]);
-    await until(() => seen.some((e) => e.name === TaskSignal.Rejected && e.payload.raw === 'garbage'), 5000, 'rejected');
+    await app
+      .get<import('../../src/index.js').Transport>(
+        (await import('../../src/task-queue.constants.js')).TASK_QUEUE_TRANSPORT,
+      )
+      .publish([{ queue: 'default', id: 'x', priority: 5, raw: 'garbage' }]);
+    await until(
+      () => seen.some((e) => e.name === TaskSignal.Rejected && e.payload.raw === 'garbage'),
+      5000,
+      'rejected',
+    );
   });
 
   it('lets a sender filter receive only its task, and a throwing listener never breaks the task', async () => {
@@ -201,7 +251,10 @@ describe('correlation ids and task logging', () => {
   class Publisher {
     constructor(private readonly tasks: TaskClient) {}
     run(): Promise<AsyncResult> {
-      return chain(this.tasks.for(SignalTasks).headers.si(), this.tasks.for(SignalTasks).headers.si()).delay() as Promise<AsyncResult>;
+      return chain(
+        this.tasks.for(SignalTasks).headers.si(),
+        this.tasks.for(SignalTasks).headers.si(),
+      ).delay() as Promise<AsyncResult>;
     }
   }
 
@@ -215,7 +268,9 @@ describe('correlation ids and task logging', () => {
   }
 
   @Module({
-    imports: [TaskQueueModule.forRoot({ brokerUrl: `memory://correlation-${process.pid}`, worker: { autostart: true } })],
+    imports: [
+      TaskQueueModule.forRoot({ brokerUrl: `memory://correlation-${process.pid}`, worker: { autostart: true } }),
+    ],
     controllers: [Ctl],
     providers: [SignalTasks, Publisher],
   })
@@ -233,7 +288,10 @@ describe('correlation ids and task logging', () => {
     try {
       const { port } = app.getHttpServer().address() as AddressInfo;
       SignalTasks.lines = [];
-      const res = await fetch(`http://127.0.0.1:${port}/go`, { method: 'POST', headers: { 'x-correlation-id': 'req-42' } });
+      const res = await fetch(`http://127.0.0.1:${port}/go`, {
+        method: 'POST',
+        headers: { 'x-correlation-id': 'req-42' },
+      });
       expect(res.status).toBe(201);
       expect(res.headers.get('x-correlation-id')).toBe('req-42');
       const body = (await res.json()) as { last: Record<string, unknown>; first: Record<string, unknown> };

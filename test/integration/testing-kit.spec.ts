@@ -5,8 +5,20 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { Task, TaskClient, TaskContext, TaskQueueConfigError, TaskWorker, chain, type AsyncResult } from '../../src/index.js';
-import { TaskQueueTester, TaskQueueTestingModule, type TaskQueueTestingModuleOptions } from '../../src/testing/index.js';
+import {
+  Task,
+  TaskClient,
+  TaskContext,
+  TaskQueueConfigError,
+  TaskWorker,
+  chain,
+  type AsyncResult,
+} from '../../src/index.js';
+import {
+  TaskQueueTester,
+  TaskQueueTestingModule,
+  type TaskQueueTestingModuleOptions,
+} from '../../src/testing/index.js';
 
 class Flaky extends Error {
   override name = 'Flaky';
@@ -155,7 +167,9 @@ describe('TaskQueueTestingModule with the embedded worker (default)', () => {
     let open!: () => void;
     Mailer.gate = new Promise((resolve) => (open = resolve));
     const r = await client.for(Mailer).wait.delay();
-    await expect(tester.drain({ timeout: 100 })).rejects.toThrow(/^drain\(\) gave up after 100 ms with work left: queue "default": 0 ready, 1 running, 0 delayed\.$/);
+    await expect(tester.drain({ timeout: 100 })).rejects.toThrow(
+      /^drain\(\) gave up after 100 ms with work left: queue "default": 0 ready, 1 running, 0 delayed\.$/,
+    );
     open();
     await tester.drain();
     await expect(r.get()).resolves.toBe(r.id);
@@ -164,7 +178,9 @@ describe('TaskQueueTestingModule with the embedded worker (default)', () => {
   it('holds countdown tasks until the broker clock reaches them (advanceTime)', async () => {
     const r = await client.for(Mailer).send.applyAsync(['later@example.com', 'reminder'], { countdown: '1h' });
     expect(tester.published(Mailer, 'send')[0].eta).toBeInstanceOf(Date);
-    expect(tester.delayed()).toEqual([expect.objectContaining({ id: r.id, task: 'mail.send', queue: 'mail', args: ['later@example.com', 'reminder'] })]);
+    expect(tester.delayed()).toEqual([
+      expect.objectContaining({ id: r.id, task: 'mail.send', queue: 'mail', args: ['later@example.com', 'reminder'] }),
+    ]);
     await tester.drain({ delayed: 'leave' });
     expect(await r.state()).toBe('PENDING');
 

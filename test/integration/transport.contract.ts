@@ -8,7 +8,10 @@ import type { ReserveRequest, TerminalUpdate, Transport } from '../../src/transp
  * between tests. Waits are short and real; assertions are about what happened,
  * never about how long it took.
  */
-export function describeTransportContract(name: string, make: () => Promise<{ transport: Transport; cleanup: () => Promise<void> }>): void {
+export function describeTransportContract(
+  name: string,
+  make: () => Promise<{ transport: Transport; cleanup: () => Promise<void> }>,
+): void {
   describe(`Transport contract: ${name}`, () => {
     let t: Transport;
     let cleanup: () => Promise<void>;
@@ -33,7 +36,10 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
       raw: string;
     }
 
-    const msg = (queue: string, opts: { id?: string; priority?: number; expires?: number; retries?: number } = {}): Msg => {
+    const msg = (
+      queue: string,
+      opts: { id?: string; priority?: number; expires?: number; retries?: number } = {},
+    ): Msg => {
       const id = opts.id ?? randomUUID();
       const priority = opts.priority ?? 5;
       const raw = encodeMessage({
@@ -50,7 +56,8 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
       return { queue, id, priority, raw };
     };
 
-    const publish = (...msgs: Array<Msg & { dueAt?: number }>) => t.publish(msgs.map((m) => ({ queue: m.queue, id: m.id, priority: m.priority, raw: m.raw, dueAt: m.dueAt })));
+    const publish = (...msgs: Array<Msg & { dueAt?: number }>) =>
+      t.publish(msgs.map((m) => ({ queue: m.queue, id: m.id, priority: m.priority, raw: m.raw, dueAt: m.dueAt })));
 
     const req = (queue: string, over: Partial<ReserveRequest> = {}): ReserveRequest => ({
       queue,
@@ -63,9 +70,20 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
       ...over,
     });
 
-    const record = (id: string, state: TaskState, extra: Partial<ResultRecord> = {}): ResultRecord => ({ id, state, at: Date.now(), worker: 'worker-1', ...extra });
+    const record = (id: string, state: TaskState, extra: Partial<ResultRecord> = {}): ResultRecord => ({
+      id,
+      state,
+      at: Date.now(),
+      worker: 'worker-1',
+      ...extra,
+    });
 
-    const update = (queue: string, id: string, rec: ResultRecord | null): TerminalUpdate => ({ queue, id, record: rec, resultTtlMs: TTL });
+    const update = (queue: string, id: string, rec: ResultRecord | null): TerminalUpdate => ({
+      queue,
+      id,
+      record: rec,
+      resultTtlMs: TTL,
+    });
 
     const ids = (items: Array<{ id: string | null }>) => items.map((i) => i.id);
 
@@ -143,7 +161,11 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         const q = newQueue();
         expect((await t.reserve(req(q))).nextWakeAt).toBeNull();
         const now = Date.now();
-        await publish({ ...msg(q), dueAt: now + 50_000 }, { ...msg(q), dueAt: now + 30_000 }, { ...msg(q), dueAt: now + 40_000 });
+        await publish(
+          { ...msg(q), dueAt: now + 50_000 },
+          { ...msg(q), dueAt: now + 30_000 },
+          { ...msg(q), dueAt: now + 40_000 },
+        );
         const res = await t.reserve(req(q));
         expect(res.items).toEqual([]);
         expect(res.nextWakeAt).toBe(now + 30_000);
@@ -305,10 +327,17 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         await t.reserve(req(q));
         const waiting = t.waitForResult(q, m.id, 10_000);
         await sleep(50);
-        const res = await t.ack(update(q, m.id, record(m.id, TaskState.SUCCESS, { result: { answer: 42 }, task: 'contract.task' })));
+        const res = await t.ack(
+          update(q, m.id, record(m.id, TaskState.SUCCESS, { result: { answer: 42 }, task: 'contract.task' })),
+        );
         expect(res).toBeUndefined();
         expect(await waiting).toMatchObject({ id: m.id, state: 'SUCCESS', result: { answer: 42 } });
-        expect(await t.getResult(q, m.id)).toMatchObject({ id: m.id, state: 'SUCCESS', result: { answer: 42 }, task: 'contract.task' });
+        expect(await t.getResult(q, m.id)).toMatchObject({
+          id: m.id,
+          state: 'SUCCESS',
+          result: { answer: 42 },
+          task: 'contract.task',
+        });
         expect(await t.counts(q)).toMatchObject({ reserved: 0, ready: 0 });
         // a result already final is returned at once
         expect(await t.waitForResult(q, m.id, 10_000)).toMatchObject({ state: 'SUCCESS' });
@@ -346,7 +375,10 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         const c = msg(q);
         await publish(a, b, c);
         expect(ids((await t.reserve(req(q, { max: 1 }))).items)).toEqual([a.id]);
-        const next = await t.ack(update(q, a.id, record(a.id, TaskState.SUCCESS)), req(q, { max: 1, startCount: 1, workerId: 'w-next' }));
+        const next = await t.ack(
+          update(q, a.id, record(a.id, TaskState.SUCCESS)),
+          req(q, { max: 1, startCount: 1, workerId: 'w-next' }),
+        );
         expect(next).toBeDefined();
         expect(next?.items).toEqual([{ id: b.id, raw: b.raw, redeliveries: 0 }]);
         expect(await t.getResult(q, a.id)).toMatchObject({ state: 'SUCCESS' });
@@ -378,7 +410,10 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         const again = msg(q, { id: m.id, retries: 1 });
         const dueAt = Date.now() + 300;
         await t.retry(
-          { ...update(q, m.id, null), record: record(m.id, TaskState.RETRY, { retries: 1, error: { type: 'Error', message: 'boom' } }) },
+          {
+            ...update(q, m.id, null),
+            record: record(m.id, TaskState.RETRY, { retries: 1, error: { type: 'Error', message: 'boom' } }),
+          },
           again.raw,
           again.priority,
           dueAt,
@@ -399,7 +434,12 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         await publish(m);
         await t.reserve(req(q));
         const again = msg(q, { id: m.id, retries: 1 });
-        await t.retry({ ...update(q, m.id, null), record: record(m.id, TaskState.RETRY, { retries: 1 }) }, again.raw, again.priority, Date.now());
+        await t.retry(
+          { ...update(q, m.id, null), record: record(m.id, TaskState.RETRY, { retries: 1 }) },
+          again.raw,
+          again.priority,
+          Date.now(),
+        );
         expect(await t.getResult(q, m.id)).toMatchObject({ state: 'RETRY' });
         const res = await t.reserve(req(q));
         expect(res.items).toEqual([{ id: m.id, raw: again.raw, redeliveries: 0 }]);
@@ -428,7 +468,14 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         const ms = [msg(q), msg(q), msg(q)];
         await publish(...ms);
         await t.reserve(req(q));
-        for (const m of ms) await t.fail({ ...update(q, m.id, null), record: record(m.id, TaskState.FAILURE, { error: { type: 'Error', message: m.id } }) }, m.raw);
+        for (const m of ms)
+          await t.fail(
+            {
+              ...update(q, m.id, null),
+              record: record(m.id, TaskState.FAILURE, { error: { type: 'Error', message: m.id } }),
+            },
+            m.raw,
+          );
         expect(ids(await t.listDead(q))).toEqual([ms[2].id, ms[1].id, ms[0].id]);
         expect(ids(await t.listDead(q, 1, 1))).toEqual([ms[1].id]);
         expect(ids(await t.listDead(q, 1))).toEqual([ms[1].id, ms[0].id]);
@@ -484,7 +531,12 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         const other = msg(q);
         await publish(m, other);
         const waiting = t.waitForResult(q, m.id, 10_000);
-        await t.revoke(q, m.id, record(m.id, TaskState.REVOKED, { error: { type: 'TaskRevokedError', message: 'revoked' } }), TTL);
+        await t.revoke(
+          q,
+          m.id,
+          record(m.id, TaskState.REVOKED, { error: { type: 'TaskRevokedError', message: 'revoked' } }),
+          TTL,
+        );
         expect(await waiting).toMatchObject({ state: 'REVOKED' });
         expect(await t.getResult(q, m.id)).toMatchObject({ state: 'REVOKED' });
         const res = await t.reserve(req(q));
@@ -521,7 +573,13 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         const m = msg(q);
         await publish(m);
         await t.reserve(req(q));
-        await t.fail({ ...update(q, m.id, null), record: record(m.id, TaskState.FAILURE, { error: { type: 'Error', message: 'x' } }) }, m.raw);
+        await t.fail(
+          {
+            ...update(q, m.id, null),
+            record: record(m.id, TaskState.FAILURE, { error: { type: 'Error', message: 'x' } }),
+          },
+          m.raw,
+        );
         await t.revoke(q, m.id, record(m.id, TaskState.REVOKED), TTL);
         expect(await t.getResult(q, m.id)).toMatchObject({ state: 'FAILURE' });
       });
@@ -546,7 +604,11 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
         expect(ids(res.items)).toEqual([fresh.id]);
         expect(res.dropped).toEqual([{ id: old.id, raw: old.raw, reason: 'expired' }]);
         const rec = await t.getResult(q, old.id);
-        expect(rec).toMatchObject({ id: old.id, state: 'REVOKED', error: { type: 'TaskRevokedError', message: 'expired' } });
+        expect(rec).toMatchObject({
+          id: old.id,
+          state: 'REVOKED',
+          error: { type: 'TaskRevokedError', message: 'expired' },
+        });
         expect(await waiting).toMatchObject({ state: 'REVOKED' });
       });
     });
@@ -582,7 +644,13 @@ export function describeTransportContract(name: string, make: () => Promise<{ tr
       it('counts ready, delayed, reserved, dead and rejected messages', async () => {
         const q = newQueue();
         expect(await t.counts(q)).toEqual({ ready: 0, delayed: 0, reserved: 0, dead: 0, rejected: 0 });
-        const [a, b, c, d, e] = [msg(q, { priority: 9 }), msg(q, { priority: 8 }), msg(q, { priority: 7 }), msg(q, { priority: 1 }), msg(q, { priority: 0 })];
+        const [a, b, c, d, e] = [
+          msg(q, { priority: 9 }),
+          msg(q, { priority: 8 }),
+          msg(q, { priority: 7 }),
+          msg(q, { priority: 1 }),
+          msg(q, { priority: 0 }),
+        ];
         await publish(a, b, c, d, e, { ...msg(q), dueAt: Date.now() + 60_000 });
         await t.reserve(req(q, { max: 3 }));
         await t.fail({ ...update(q, a.id, null), record: record(a.id, TaskState.FAILURE) }, a.raw);

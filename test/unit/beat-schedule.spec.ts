@@ -35,7 +35,11 @@ describe('interval ticks', () => {
 
   it('is indifferent to DST: an interval counts elapsed time', () => {
     const s = ticksOf({ every: 3_600_000 }, at('2026-03-29T00:00:00Z'));
-    expect(ticksBetween(s, '2026-03-29T00:00:00Z', '2026-03-29T03:00:00Z')).toEqual(['2026-03-29T01:00:00.000Z', '2026-03-29T02:00:00.000Z', '2026-03-29T03:00:00.000Z']);
+    expect(ticksBetween(s, '2026-03-29T00:00:00Z', '2026-03-29T03:00:00Z')).toEqual([
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-29T02:00:00.000Z',
+      '2026-03-29T03:00:00.000Z',
+    ]);
   });
 });
 
@@ -54,17 +58,26 @@ describe('crontab ticks in a timezone, across DST', () => {
   it('Europe/London spring forward (29 Mar 2026, 01:00 GMT → 02:00 BST): a job in the gap runs once', () => {
     const t = ticksOf({ cron: '30 1 * * *', timezone: 'Europe/London' }, 0);
     // 01:30 does not exist that day: it runs once, at the first instant after the gap (02:00 BST = 01:00Z)
-    expect(ticksBetween(t, '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z')).toEqual(['2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(ticksBetween(t, '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z')).toEqual([
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+    ]);
   });
 
   it('Europe/London spring forward: 02:30 exists (BST) and runs once', () => {
     const t = ticksOf({ cron: '30 2 * * *', timezone: 'Europe/London' }, 0);
-    expect(ticksBetween(t, '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z')).toEqual(['2026-03-29T01:30:00.000Z', '2026-03-30T01:30:00.000Z']);
+    expect(ticksBetween(t, '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z')).toEqual([
+      '2026-03-29T01:30:00.000Z',
+      '2026-03-30T01:30:00.000Z',
+    ]);
   });
 
   it('Europe/London fall back (25 Oct 2026, 02:00 BST → 01:00 GMT): 01:30 happens twice, the job runs once', () => {
     const t = ticksOf({ cron: '30 1 * * *', timezone: 'Europe/London' }, 0);
-    expect(ticksBetween(t, '2026-10-24T12:00:00Z', '2026-10-26T12:00:00Z')).toEqual(['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+    expect(ticksBetween(t, '2026-10-24T12:00:00Z', '2026-10-26T12:00:00Z')).toEqual([
+      '2026-10-25T00:30:00.000Z',
+      '2026-10-26T01:30:00.000Z',
+    ]);
   });
 
   it('America/New_York spring forward (8 Mar 2026, 02:00 EST → 03:00 EDT): a 02:30 job runs once, at 03:00 EDT', () => {
@@ -78,7 +91,10 @@ describe('crontab ticks in a timezone, across DST', () => {
 
   it('America/New_York fall back (1 Nov 2026, 02:00 EDT → 01:00 EST): a 01:30 job runs once', () => {
     const t = ticksOf({ cron: '30 1 * * *', timezone: 'America/New_York' }, 0);
-    expect(ticksBetween(t, '2026-10-31T12:00:00Z', '2026-11-02T12:00:00Z')).toEqual(['2026-11-01T05:30:00.000Z', '2026-11-02T06:30:00.000Z']);
+    expect(ticksBetween(t, '2026-10-31T12:00:00Z', '2026-11-02T12:00:00Z')).toEqual([
+      '2026-11-01T05:30:00.000Z',
+      '2026-11-02T06:30:00.000Z',
+    ]);
   });
 
   it('America/New_York: an hourly job runs every elapsed hour through both changes (23 and 25 runs)', () => {
@@ -136,7 +152,11 @@ describe('planTicks (which ticks a beat runs now)', () => {
     const p2 = planTicks(t, since + 60_000, since + 605_000, grace, 'once');
     expect(p2.ticks).toEqual([since + 540_000, since + 600_000]);
     // and nothing more the next time round
-    expect(planTicks(t, since + 600_000, since + 610_000, grace, 'once')).toEqual({ ticks: [], missed: false, nextAt: since + 660_000 });
+    expect(planTicks(t, since + 600_000, since + 610_000, grace, 'once')).toEqual({
+      ticks: [],
+      missed: false,
+      nextAt: since + 660_000,
+    });
   });
 
   it('caps one plan, leaving the rest due at once', () => {
@@ -158,11 +178,37 @@ describe('planTicks (which ticks a beat runs now)', () => {
 
 describe('resolveSchedule (validation)', () => {
   const site = '@Periodic() on Jobs#run';
-  const resolve = (input: object) => resolveSchedule({ task: 'jobs.run', ...input } as never, 'jobs.run', site, { queue: 'jobs' }, 'default', 'decorator');
+  const resolve = (input: object) =>
+    resolveSchedule(
+      { task: 'jobs.run', ...input } as never,
+      'jobs.run',
+      site,
+      { queue: 'jobs' },
+      'default',
+      'decorator',
+    );
 
   it('resolves defaults from the task', () => {
-    expect(resolve({ every: '15s' })).toEqual({ name: 'jobs.run', task: 'jobs.run', queue: 'jobs', every: 15_000, args: [], catchUp: 'skip', source: 'decorator' });
-    expect(resolve({ cron: '0 2 * * *', timezone: 'Europe/London', args: [1], queue: 'q', priority: 7, expires: '1m', catchUp: 'once' })).toEqual({
+    expect(resolve({ every: '15s' })).toEqual({
+      name: 'jobs.run',
+      task: 'jobs.run',
+      queue: 'jobs',
+      every: 15_000,
+      args: [],
+      catchUp: 'skip',
+      source: 'decorator',
+    });
+    expect(
+      resolve({
+        cron: '0 2 * * *',
+        timezone: 'Europe/London',
+        args: [1],
+        queue: 'q',
+        priority: 7,
+        expires: '1m',
+        catchUp: 'once',
+      }),
+    ).toEqual({
       name: 'jobs.run',
       task: 'jobs.run',
       queue: 'q',

@@ -1,9 +1,28 @@
 import { InvalidMessageError, NonSerializableArgumentError, TaskQueueConfigError } from '../../src/errors/index.js';
-import { PROTOCOL_VERSION, assertJsonSafe, decodeMessage, encodeMessage, sniffId, toMs, trimTrailingUndefined, type TaskMessage } from '../../src/protocol/index.js';
+import {
+  PROTOCOL_VERSION,
+  assertJsonSafe,
+  decodeMessage,
+  encodeMessage,
+  sniffId,
+  toMs,
+  trimTrailingUndefined,
+  type TaskMessage,
+} from '../../src/protocol/index.js';
 import { RedisKeys } from '../../src/transport/redis/keys.js';
 import { backoffDelay } from '../../src/worker/backoff.js';
 
-const message = (over: Partial<TaskMessage> = {}): TaskMessage => ({ id: 'a1', priority: 5, queue: 'q', task: 't', retries: 0, created: 1, args: [1], v: PROTOCOL_VERSION, ...over });
+const message = (over: Partial<TaskMessage> = {}): TaskMessage => ({
+  id: 'a1',
+  priority: 5,
+  queue: 'q',
+  task: 't',
+  retries: 0,
+  created: 1,
+  args: [1],
+  v: PROTOCOL_VERSION,
+  ...over,
+});
 
 describe('durations', () => {
   it.each([
@@ -66,7 +85,9 @@ describe('messages', () => {
   });
 
   it('rejects a message over the size limit', () => {
-    expect(() => decodeMessage(encodeMessage(message({ args: ['x'.repeat(100)] })), 50)).toThrow(/over the limit of 50 bytes/);
+    expect(() => decodeMessage(encodeMessage(message({ args: ['x'.repeat(100)] })), 50)).toThrow(
+      /over the limit of 50 bytes/,
+    );
   });
 
   it('sniffs the id of a broken message when it can', () => {
@@ -75,7 +96,17 @@ describe('messages', () => {
   });
 
   it('accepts plain JSON data and drops trailing undefined arguments', () => {
-    expect(() => assertJsonSafe('t', [1, 'a', true, null, [1, [2]], { a: { b: [null] }, skipped: undefined }, Object.create(null)])).not.toThrow();
+    expect(() =>
+      assertJsonSafe('t', [
+        1,
+        'a',
+        true,
+        null,
+        [1, [2]],
+        { a: { b: [null] }, skipped: undefined },
+        Object.create(null),
+      ]),
+    ).not.toThrow();
     expect(trimTrailingUndefined([1, undefined, 2, undefined, undefined])).toEqual([1, undefined, 2]);
   });
 

@@ -7,7 +7,9 @@ const run = promisify(execFile);
 
 /** Compiles the e2e fixtures (and src) with tsc into test/e2e/.build. */
 export async function buildE2eFixtures(): Promise<void> {
-  await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/e2e/tsconfig.json'], { maxBuffer: 16 * 1024 * 1024 });
+  await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/e2e/tsconfig.json'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
 }
 
 export interface Child {
@@ -17,14 +19,27 @@ export interface Child {
 }
 
 /** Spawns `node script` and resolves once it printed `readyLine`. */
-export async function spawnNode(script: string, env: Record<string, string>, readyLine = 'READY', timeoutMs = 30_000): Promise<Child> {
-  const proc = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  readyLine = 'READY',
+  timeoutMs = 30_000,
+): Promise<Child> {
+  const proc = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not print ${readyLine} within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${script} did not print ${readyLine} within ${timeoutMs} ms:\n${out}`)),
+      timeoutMs,
+    );
     const check = () => {
       if (out.includes(readyLine)) {
         clearTimeout(timer);
@@ -59,7 +74,11 @@ export class ManagedProcess {
     args: string[],
     env: Record<string, string> = {},
   ) {
-    this.child = spawn(command, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-20_000);
     };
@@ -108,7 +127,12 @@ export async function freePort(): Promise<number> {
  * deadline, if one of `alive` dies, or if `probe` throws anything but a
  * connection failure (fetch's TypeError while a server boots).
  */
-export async function poll<T>(what: string, probe: () => Promise<T | undefined>, alive: ManagedProcess[], timeoutMs = 20_000): Promise<T> {
+export async function poll<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  alive: ManagedProcess[],
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const p of alive) if (!p.running) throw new Error(`${p.label} exited while waiting for ${what}\n${p.logs()}`);
@@ -118,7 +142,8 @@ export async function poll<T>(what: string, probe: () => Promise<T | undefined>,
       throw err;
     });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${alive.map((p) => p.logs()).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}\n${alive.map((p) => p.logs()).join('\n')}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -14,7 +14,11 @@ export class FlakyService {
    * 400 ms, 800 ms, ... (jittered). `ctx.retries` counts the runs before this
    * one, so the task works the same in any process.
    */
-  @Task({ name: 'flaky.run', autoretryFor: [TransientError], retry: { max: 5, backoff: 'exponential', delay: '200ms' } })
+  @Task({
+    name: 'flaky.run',
+    autoretryFor: [TransientError],
+    retry: { max: 5, backoff: 'exponential', delay: '200ms' },
+  })
   async run(failures: number): Promise<{ attempts: number }> {
     const attempt = this.ctx.retries + 1;
     if (attempt <= failures) {

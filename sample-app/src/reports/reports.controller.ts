@@ -25,8 +25,14 @@ export class ReportsController {
   @Post('fanout')
   async fanout(@Body() body: { items?: unknown } | undefined): Promise<{ taskId: string } & TaskLinks> {
     const items = body?.items;
-    if (!Array.isArray(items) || items.length > 1000 || !items.every((i) => typeof i === 'string' && i.length > 0 && i.length <= 100)) {
-      throw new BadRequestException('body.items must be an array of at most 1000 non-empty strings (100 characters at most)');
+    if (
+      !Array.isArray(items) ||
+      items.length > 1000 ||
+      !items.every((i) => typeof i === 'string' && i.length > 0 && i.length <= 100)
+    ) {
+      throw new BadRequestException(
+        'body.items must be an array of at most 1000 non-empty strings (100 characters at most)',
+      );
     }
     const t = this.tasks.for(ReportsService);
     const result = await chord(

@@ -33,7 +33,7 @@ export class ReportsService {
     let max = Number.NEGATIVE_INFINITY;
     let steps = 0;
     await this.ctx.progress({ done: 0, total: rows });
-    for (let done = 0; done < rows; ) {
+    for (let done = 0; done < rows;) {
       // Stands in for a query or an API call per batch; rejects when ctx.signal aborts.
       await sleep(100, undefined, { signal: this.ctx.signal });
       const end = Math.min(rows, done + BATCH);
@@ -63,7 +63,10 @@ export class ReportsService {
   /** The chord's callback: runs once, with every item's result in order. */
   @Task('reports.aggregate')
   aggregate(scores: Array<{ item: string; score: number }>): { items: number; total: number; best: string | null } {
-    const best = scores.reduce<{ item: string; score: number } | null>((a, b) => (a === null || b.score > a.score ? b : a), null);
+    const best = scores.reduce<{ item: string; score: number } | null>(
+      (a, b) => (a === null || b.score > a.score ? b : a),
+      null,
+    );
     return { items: scores.length, total: scores.reduce((t, s) => t + s.score, 0), best: best?.item ?? null };
   }
 }

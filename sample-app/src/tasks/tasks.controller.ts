@@ -1,5 +1,13 @@
 import { BadRequestException, Controller, Get, GatewayTimeoutException, Param } from '@nestjs/common';
-import { TaskClient, TaskError, TaskQueueConfigError, TaskRevokedError, TaskState, TaskTimeoutError, type AsyncResult } from 'nestjs-taskqueue';
+import {
+  TaskClient,
+  TaskError,
+  TaskQueueConfigError,
+  TaskRevokedError,
+  TaskState,
+  TaskTimeoutError,
+  type AsyncResult,
+} from 'nestjs-taskqueue';
 import { taskView, type TaskView } from './task-view.js';
 
 /**
@@ -22,9 +30,17 @@ export class TasksController {
     try {
       return { id, task: result.taskName, state: TaskState.SUCCESS, result: await result.get({ timeout: '10s' }) };
     } catch (err) {
-      if (err instanceof TaskError) return { id, task: err.taskName, state: TaskState.FAILURE, error: { type: err.type, message: err.remoteMessage } };
-      if (err instanceof TaskRevokedError) return { id, state: TaskState.REVOKED, error: { type: err.name, message: err.reason } };
-      if (err instanceof TaskTimeoutError) throw new GatewayTimeoutException({ message: err.message, task: taskView(id, await result.record()) });
+      if (err instanceof TaskError)
+        return {
+          id,
+          task: err.taskName,
+          state: TaskState.FAILURE,
+          error: { type: err.type, message: err.remoteMessage },
+        };
+      if (err instanceof TaskRevokedError)
+        return { id, state: TaskState.REVOKED, error: { type: err.name, message: err.reason } };
+      if (err instanceof TaskTimeoutError)
+        throw new GatewayTimeoutException({ message: err.message, task: taskView(id, await result.record()) });
       throw err;
     }
   }

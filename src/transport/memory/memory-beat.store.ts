@@ -1,4 +1,11 @@
-import type { BeatHeartbeat, BeatStore, ClaimOutcome, LeaseResult, ScheduleDefinition, StoredSchedule } from '../beat-store.interface.js';
+import type {
+  BeatHeartbeat,
+  BeatStore,
+  ClaimOutcome,
+  LeaseResult,
+  ScheduleDefinition,
+  StoredSchedule,
+} from '../beat-store.interface.js';
 import { definitionOf, heartbeatTtlMs, newRev, timingKey } from '../beat-store.util.js';
 import type { PublishItem } from '../transport.interface.js';
 import type { MemoryTransport } from './memory.transport.js';
@@ -52,7 +59,14 @@ export class MemoryBeatStore implements BeatStore {
   }
 
   private read(e: Entry): StoredSchedule {
-    return { ...(JSON.parse(e.def) as ScheduleDefinition), since: e.since, paused: e.paused, rev: e.rev, lastRun: e.last, lastTaskId: e.lastId };
+    return {
+      ...(JSON.parse(e.def) as ScheduleDefinition),
+      since: e.since,
+      paused: e.paused,
+      rev: e.rev,
+      lastRun: e.last,
+      lastTaskId: e.lastId,
+    };
   }
 
   async upsert(def: ScheduleDefinition, now: number, options: { paused?: boolean } = {}): Promise<StoredSchedule> {
@@ -65,7 +79,16 @@ export class MemoryBeatStore implements BeatStore {
       e = undefined;
     }
     if (!e) {
-      e = { queue: def.queue, def: json, spec, since: now, paused: options.paused ?? false, rev: newRev(), last: null, lastId: null };
+      e = {
+        queue: def.queue,
+        def: json,
+        spec,
+        since: now,
+        paused: options.paused ?? false,
+        rev: newRev(),
+        last: null,
+        lastId: null,
+      };
       this.state.schedules.set(def.name, e);
       this.state.version++;
     } else if (e.def !== json || e.spec !== spec) {
@@ -105,8 +128,15 @@ export class MemoryBeatStore implements BeatStore {
     return removed;
   }
 
-  async claim(schedule: Pick<StoredSchedule, 'name' | 'queue' | 'rev'>, tick: number, item: PublishItem): Promise<ClaimOutcome> {
-    if (item.queue !== schedule.queue) throw new Error(`MemoryBeatStore.claim: the message goes to queue "${item.queue}", the schedule "${schedule.name}" to "${schedule.queue}"`);
+  async claim(
+    schedule: Pick<StoredSchedule, 'name' | 'queue' | 'rev'>,
+    tick: number,
+    item: PublishItem,
+  ): Promise<ClaimOutcome> {
+    if (item.queue !== schedule.queue)
+      throw new Error(
+        `MemoryBeatStore.claim: the message goes to queue "${item.queue}", the schedule "${schedule.name}" to "${schedule.queue}"`,
+      );
     const e = this.state.schedules.get(schedule.name);
     if (!e || e.queue !== schedule.queue) return 'gone'; // removed, or moved to another queue (as in Redis: its state lives with the queue)
     if (e.rev !== schedule.rev) return 'stale';

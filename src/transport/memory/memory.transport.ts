@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, READY_STATES, TaskState, type ResultRecord } from '../../protocol/index.js';
+import {
+  DEFAULT_PRIORITY,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  READY_STATES,
+  TaskState,
+  type ResultRecord,
+} from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
   ChordSpec,
@@ -182,7 +189,13 @@ function priorityIndex(priority: number): number {
   return Math.min(MAX_PRIORITY, Math.max(MIN_PRIORITY, Math.trunc(priority)));
 }
 
-function stateRecord(id: string, state: TaskState, now: number, worker: string, error?: ResultRecord['error']): ResultRecord {
+function stateRecord(
+  id: string,
+  state: TaskState,
+  now: number,
+  worker: string,
+  error?: ResultRecord['error'],
+): ResultRecord {
   const rec: ResultRecord = { id, state, at: now, worker };
   if (error) rec.error = error;
   return rec;
@@ -264,7 +277,10 @@ export class MemoryTransport implements Transport {
   }
 
   private expiryOf(ttlMs: number): number {
-    if (!(ttlMs > 0)) throw new RangeError(`MemoryTransport: resultTtlMs must be a positive number of milliseconds, got ${String(ttlMs)}`);
+    if (!(ttlMs > 0))
+      throw new RangeError(
+        `MemoryTransport: resultTtlMs must be a positive number of milliseconds, got ${String(ttlMs)}`,
+      );
     return Date.now() + ttlMs;
   }
 
@@ -337,7 +353,9 @@ export class MemoryTransport implements Transport {
     const q = this.queue(req.queue);
     const dropped: DroppedItem[] = [];
     // 1. lost leases, earliest expiry first, back to the front of their ready lists
-    const lost = [...q.leases].filter(([, until]) => until <= now).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const lost = [...q.leases]
+      .filter(([, until]) => until <= now)
+      .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [id] of lost) {
       const raw = q.unhold(id);
       if (raw === undefined) continue;
@@ -345,7 +363,13 @@ export class MemoryTransport implements Transport {
       if (n > req.maxRedeliveries) {
         q.redeliveries.delete(id);
         const message = `the worker holding the task stopped renewing its lease ${n} times`;
-        this.storeFinal(req.queue, q, id, stateRecord(id, TaskState.FAILURE, now, req.workerId, { type: 'WorkerLostError', message }), req.resultTtlMs);
+        this.storeFinal(
+          req.queue,
+          q,
+          id,
+          stateRecord(id, TaskState.FAILURE, now, req.workerId, { type: 'WorkerLostError', message }),
+          req.resultTtlMs,
+        );
         this.pushParked(q.dead, { id, raw, reason: 'lost', at: now });
         dropped.push({ id, raw, reason: 'lost' });
       } else {
@@ -376,7 +400,13 @@ export class MemoryTransport implements Transport {
           q.revoked.delete(id);
           dropped.push({ id, raw, reason: 'revoked' });
         } else if (expires !== undefined && expires < now) {
-          this.storeFinal(req.queue, q, id, stateRecord(id, TaskState.REVOKED, now, req.workerId, { type: 'TaskRevokedError', message: 'expired' }), req.resultTtlMs);
+          this.storeFinal(
+            req.queue,
+            q,
+            id,
+            stateRecord(id, TaskState.REVOKED, now, req.workerId, { type: 'TaskRevokedError', message: 'expired' }),
+            req.resultTtlMs,
+          );
           dropped.push({ id, raw, reason: 'expired' });
         } else {
           q.active.set(id, raw);
@@ -477,7 +507,12 @@ export class MemoryTransport implements Transport {
     return next && next.max > 0 ? this.reserveIn(next, Date.now()) : undefined;
   }
 
-  async retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void> {
+  async retry(
+    update: TerminalUpdate & { record: ResultRecord },
+    raw: string,
+    priority: number,
+    dueAt: number,
+  ): Promise<void> {
     const now = Date.now();
     const q = this.queue(update.queue);
     q.unhold(update.id);
@@ -533,7 +568,11 @@ export class MemoryTransport implements Transport {
   }
 
   async chordCreate(spec: ChordSpec): Promise<void> {
-    this.queue(spec.queue).chords.set(spec.id, { spec: { ...spec }, results: new Map(), expiresAt: this.expiryOf(spec.ttlMs) });
+    this.queue(spec.queue).chords.set(spec.id, {
+      spec: { ...spec },
+      results: new Map(),
+      expiresAt: this.expiryOf(spec.ttlMs),
+    });
   }
 
   private liveChord(queue: string, id: string) {
@@ -627,7 +666,6 @@ export class MemoryTransport implements Transport {
     return null;
   }
 
-
   async forget(queue: string, id: string): Promise<void> {
     this.queues.get(queue)?.results.delete(id);
   }
@@ -635,7 +673,13 @@ export class MemoryTransport implements Transport {
   async counts(queue: string): Promise<QueueCounts> {
     const q = this.queues.get(queue);
     if (!q) return { ready: 0, delayed: 0, reserved: 0, dead: 0, rejected: 0 };
-    return { ready: q.readyCount(), delayed: q.delayed.size, reserved: q.active.size, dead: q.dead.length, rejected: q.rejected.length };
+    return {
+      ready: q.readyCount(),
+      delayed: q.delayed.size,
+      reserved: q.active.size,
+      dead: q.dead.length,
+      rejected: q.rejected.length,
+    };
   }
 
   async listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
@@ -647,7 +691,10 @@ export class MemoryTransport implements Transport {
   }
 
   async listQueues(): Promise<string[]> {
-    return [...this.queues.entries()].filter(([, q]) => !q.isEmpty() || q.results.size > 0).map(([name]) => name).sort();
+    return [...this.queues.entries()]
+      .filter(([, q]) => !q.isEmpty() || q.results.size > 0)
+      .map(([name]) => name)
+      .sort();
   }
 
   async purge(queue: string): Promise<void> {
@@ -693,7 +740,9 @@ export class MemoryTransport implements Transport {
     return message.reply ? replies : [];
   }
 
-  async onControl(handler: (message: ControlMessage) => Promise<ControlReply | undefined>): Promise<() => Promise<void>> {
+  async onControl(
+    handler: (message: ControlMessage) => Promise<ControlReply | undefined>,
+  ): Promise<() => Promise<void>> {
     this.controlHandlers.add(handler);
     return async () => {
       this.controlHandlers.delete(handler);

@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { BeatHeartbeat, BeatStore, ClaimOutcome, LeaseResult, ScheduleDefinition, StoredSchedule } from '../beat-store.interface.js';
+import type {
+  BeatHeartbeat,
+  BeatStore,
+  ClaimOutcome,
+  LeaseResult,
+  ScheduleDefinition,
+  StoredSchedule,
+} from '../beat-store.interface.js';
 import { definitionOf, heartbeatTtlMs, newRev, timingKey } from '../beat-store.util.js';
 import type { PublishItem } from '../transport.interface.js';
 import type { RedisKeys } from './keys.js';
@@ -71,7 +78,8 @@ export class RedisBeatStore implements BeatStore {
     this.keys = new RedisBeatKeys(keys);
     for (const name of ['beat-upsert', 'beat-pause', 'beat-claim', 'beat-lease'] as const) {
       const command = this.commandName(name);
-      if (!(command in this.client)) this.client.defineCommand(command, { numberOfKeys: SCRIPTS[name].numberOfKeys, lua: SCRIPTS[name].lua });
+      if (!(command in this.client))
+        this.client.defineCommand(command, { numberOfKeys: SCRIPTS[name].numberOfKeys, lua: SCRIPTS[name].lua });
     }
   }
 
@@ -88,7 +96,15 @@ export class RedisBeatStore implements BeatStore {
     const oldQueue = await this.client.hget(this.keys.index(), def.name);
     if (oldQueue !== null && oldQueue !== def.queue) await this.client.del(this.keys.schedule(oldQueue, def.name));
     const json = JSON.stringify(definitionOf(def));
-    const reply = (await this.script('beat-upsert')(this.keys.queueBase(def.queue), def.name, json, timingKey(def), now, options.paused ? '1' : '0', newRev())) as Array<string | number | null>;
+    const reply = (await this.script('beat-upsert')(
+      this.keys.queueBase(def.queue),
+      def.name,
+      json,
+      timingKey(def),
+      now,
+      options.paused ? '1' : '0',
+      newRev(),
+    )) as Array<string | number | null>;
     const [changed, rev, since, paused, last, lastId] = reply;
     if (Number(changed) === 1 || oldQueue !== def.queue) {
       await this.client.multi().hset(this.keys.index(), def.name, def.queue).incr(this.keys.version()).exec();
@@ -128,7 +144,9 @@ export class RedisBeatStore implements BeatStore {
   async setPaused(name: string, paused: boolean, now: number): Promise<StoredSchedule | null> {
     const queue = await this.client.hget(this.keys.index(), name);
     if (queue === null) return null;
-    const r = Number(await this.script('beat-pause')(this.keys.queueBase(queue), name, paused ? '1' : '0', now, newRev()));
+    const r = Number(
+      await this.script('beat-pause')(this.keys.queueBase(queue), name, paused ? '1' : '0', now, newRev()),
+    );
     if (r === 0) return null;
     if (r === 2) await this.client.incr(this.keys.version());
     return this.get(name);
@@ -143,9 +161,24 @@ export class RedisBeatStore implements BeatStore {
     return true;
   }
 
-  async claim(schedule: Pick<StoredSchedule, 'name' | 'queue' | 'rev'>, tick: number, item: PublishItem): Promise<ClaimOutcome> {
-    if (item.queue !== schedule.queue) throw new Error(`RedisBeatStore.claim: the message goes to queue "${item.queue}", the schedule "${schedule.name}" to "${schedule.queue}"`);
-    return (await this.script('beat-claim')(this.keys.queueBase(schedule.queue), schedule.name, schedule.rev, tick, item.id, item.priority, item.raw)) as ClaimOutcome;
+  async claim(
+    schedule: Pick<StoredSchedule, 'name' | 'queue' | 'rev'>,
+    tick: number,
+    item: PublishItem,
+  ): Promise<ClaimOutcome> {
+    if (item.queue !== schedule.queue)
+      throw new Error(
+        `RedisBeatStore.claim: the message goes to queue "${item.queue}", the schedule "${schedule.name}" to "${schedule.queue}"`,
+      );
+    return (await this.script('beat-claim')(
+      this.keys.queueBase(schedule.queue),
+      schedule.name,
+      schedule.rev,
+      tick,
+      item.id,
+      item.priority,
+      item.raw,
+    )) as ClaimOutcome;
   }
 
   async lease(heartbeat: BeatHeartbeat, leaseMs: number, campaign: boolean): Promise<LeaseResult> {

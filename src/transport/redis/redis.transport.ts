@@ -69,7 +69,8 @@ export class RedisTransport implements Transport {
     }
     for (const [name, def] of Object.entries(SCRIPTS)) {
       const command = this.commandName(name as ScriptName);
-      if (!(command in this.client)) this.client.defineCommand(command, { numberOfKeys: def.numberOfKeys, lua: def.lua });
+      if (!(command in this.client))
+        this.client.defineCommand(command, { numberOfKeys: def.numberOfKeys, lua: def.lua });
     }
   }
 
@@ -80,7 +81,11 @@ export class RedisTransport implements Transport {
 
   private connect(role: string, extra: RedisOptions = {}): Redis {
     const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...this.options.redisOptions, ...extra };
-    const conn = this.options.client ? this.options.client.duplicate(opts) : this.options.url ? new Redis(this.options.url, opts) : new Redis(opts);
+    const conn = this.options.client
+      ? this.options.client.duplicate(opts)
+      : this.options.url
+        ? new Redis(this.options.url, opts)
+        : new Redis(opts);
     // ioredis reconnects by itself; commands in flight fail and their callers
     // handle it. Without a listener each error would print "Unhandled error event".
     conn.on('error', (err: Error) => {
@@ -116,26 +121,45 @@ export class RedisTransport implements Transport {
       return;
     }
     const pipe = this.client.pipeline();
-    for (const [queue, args] of byQueue) (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
+    for (const [queue, args] of byQueue)
+      (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
     const results = await pipe.exec();
     for (const [err] of results ?? []) if (err) throw err;
   }
 
   private reserveArgs(req: ReserveRequest, now: number): Array<string | number> {
-    return [now, req.max, req.startCount, req.leaseMs, req.workerId, req.maxRedeliveries, req.resultTtlMs, this.parkedCap];
+    return [
+      now,
+      req.max,
+      req.startCount,
+      req.leaseMs,
+      req.workerId,
+      req.maxRedeliveries,
+      req.resultTtlMs,
+      this.parkedCap,
+    ];
   }
 
   private parseReserve(reply: Reply): ReserveResult {
     const [flat, droppedFlat, next] = reply;
     const items = [];
-    for (let i = 0; i < flat.length; i += 3) items.push({ id: String(flat[i]), raw: String(flat[i + 1]), redeliveries: Number(flat[i + 2]) });
+    for (let i = 0; i < flat.length; i += 3)
+      items.push({ id: String(flat[i]), raw: String(flat[i + 1]), redeliveries: Number(flat[i + 2]) });
     const dropped: DroppedItem[] = [];
-    for (let i = 0; i < droppedFlat.length; i += 3) dropped.push({ id: droppedFlat[i], raw: droppedFlat[i + 1], reason: droppedFlat[i + 2] as DroppedItem['reason'] });
+    for (let i = 0; i < droppedFlat.length; i += 3)
+      dropped.push({
+        id: droppedFlat[i],
+        raw: droppedFlat[i + 1],
+        reason: droppedFlat[i + 2] as DroppedItem['reason'],
+      });
     return { items, dropped, nextWakeAt: next === -1 ? null : Number(next) };
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
-    const reply = (await this.script('reserve')(this.keys.base(req.queue), ...this.reserveArgs(req, Date.now()))) as Reply;
+    const reply = (await this.script('reserve')(
+      this.keys.base(req.queue),
+      ...this.reserveArgs(req, Date.now()),
+    )) as Reply;
     return this.parseReserve(reply);
   }
 
@@ -222,14 +246,34 @@ export class RedisTransport implements Transport {
     return next && reply ? this.parseReserve(reply as Reply) : undefined;
   }
 
-
-  async retry(update: TerminalUpdate & { record: ResultRecord }, raw: string, priority: number, dueAt: number): Promise<void> {
-    await this.script('retry')(this.keys.base(update.queue), update.id, JSON.stringify(update.record), update.resultTtlMs, raw, priority, dueAt, Date.now());
+  async retry(
+    update: TerminalUpdate & { record: ResultRecord },
+    raw: string,
+    priority: number,
+    dueAt: number,
+  ): Promise<void> {
+    await this.script('retry')(
+      this.keys.base(update.queue),
+      update.id,
+      JSON.stringify(update.record),
+      update.resultTtlMs,
+      raw,
+      priority,
+      dueAt,
+      Date.now(),
+    );
   }
 
   async fail(update: TerminalUpdate & { record: ResultRecord }, raw: string): Promise<void> {
     const entry: ParkedEntry = { id: update.id, raw, reason: 'failed', at: Date.now(), error: update.record.error };
-    await this.script('fail')(this.keys.base(update.queue), update.id, JSON.stringify(update.record), update.resultTtlMs, JSON.stringify(entry), this.parkedCap);
+    await this.script('fail')(
+      this.keys.base(update.queue),
+      update.id,
+      JSON.stringify(update.record),
+      update.resultTtlMs,
+      JSON.stringify(entry),
+      this.parkedCap,
+    );
   }
 
   async reject(queue: string, id: string, raw: string, reason: string): Promise<void> {
@@ -247,7 +291,18 @@ export class RedisTransport implements Transport {
   }
 
   async chordCreate(c: ChordSpec): Promise<void> {
-    await this.script('chord-create')(this.keys.base(c.queue), c.id, c.size, c.bodyId, c.bodyPriority, c.insert ? '1' : '0', c.bodyHead, c.bodyTail, c.downstream, c.ttlMs);
+    await this.script('chord-create')(
+      this.keys.base(c.queue),
+      c.id,
+      c.size,
+      c.bodyId,
+      c.bodyPriority,
+      c.insert ? '1' : '0',
+      c.bodyHead,
+      c.bodyTail,
+      c.downstream,
+      c.ttlMs,
+    );
   }
 
   async chordJoin(queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {
@@ -383,13 +438,23 @@ export class RedisTransport implements Transport {
   async counts(queue: string): Promise<QueueCounts> {
     const pipe = this.client.pipeline();
     for (let p = 0; p <= 9; p++) pipe.llen(this.keys.ready(queue, p));
-    pipe.zcard(this.keys.delayed(queue)).hlen(this.keys.active(queue)).llen(this.keys.dead(queue)).llen(this.keys.rejected(queue));
+    pipe
+      .zcard(this.keys.delayed(queue))
+      .hlen(this.keys.active(queue))
+      .llen(this.keys.dead(queue))
+      .llen(this.keys.rejected(queue));
     const res = (await pipe.exec()) ?? [];
     const n = res.map(([err, v]) => {
       if (err) throw err;
       return Number(v);
     });
-    return { ready: n.slice(0, 10).reduce((a, b) => a + b, 0), delayed: n[10], reserved: n[11], dead: n[12], rejected: n[13] };
+    return {
+      ready: n.slice(0, 10).reduce((a, b) => a + b, 0),
+      delayed: n[10],
+      reserved: n[11],
+      dead: n[12],
+      rejected: n[13],
+    };
   }
 
   private async listParked(key: string, start: number, count: number): Promise<ParkedEntry[]> {
@@ -424,7 +489,13 @@ export class RedisTransport implements Transport {
   async purge(queue: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.keys.base(queue).replace(/[{}[\]*?\\]/g, '\\$&')}*`, 'COUNT', 1000);
+      const [next, keys] = await this.client.scan(
+        cursor,
+        'MATCH',
+        `${this.keys.base(queue).replace(/[{}[\]*?\\]/g, '\\$&')}*`,
+        'COUNT',
+        1000,
+      );
       cursor = next;
       if (keys.length) await this.client.del(...keys);
     } while (cursor !== '0');
@@ -490,7 +561,9 @@ export class RedisTransport implements Transport {
     return replies;
   }
 
-  async onControl(handler: (message: ControlMessage) => Promise<ControlReply | undefined>): Promise<() => Promise<void>> {
+  async onControl(
+    handler: (message: ControlMessage) => Promise<ControlReply | undefined>,
+  ): Promise<() => Promise<void>> {
     return this.listen(this.keys.control(), (raw) => {
       let message: ControlMessage;
       try {
