@@ -2,6 +2,7 @@ import { TaskQueueConfigError } from '../errors/index.js';
 import type { PublishOptions } from '../interfaces/task-options.interface.js';
 import type {
   CanvasJSON,
+  CompositeCallbacksJSON,
   ChainJSON,
   ChordJSON,
   GroupJSON,
@@ -165,6 +166,11 @@ export class Signature<R = unknown> extends Canvas<R> {
     return this.with({ errbacks: [...this.errbacks, errback] });
   }
 
+  /** Celery's name for `linkError` (`sig.on_error(errback)`). */
+  onError(errback: AnyCanvas): Signature<R> {
+    return this.linkError(errback);
+  }
+
   override boundPublisher(): CanvasPublisher | undefined {
     return this.publisher;
   }
@@ -190,8 +196,57 @@ function optionsToJSON(o: SignatureOptions): SignatureOptionsJSON {
 type ResultOf<C> = C extends Canvas<infer R, unknown> ? R : unknown;
 type LastOf<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : T[number];
 
+/**
+ * A chain, group or chord. Its callbacks follow Celery: `link` runs once with
+ * the composite's result (a chain's last result, a group's list of results, a
+ * chord body's result); `linkError` runs with (failed task id, error) when one of
+ * its tasks fails for good (a chord's when a header task or its body fails).
+ */
 abstract class Composite<R, H = TaskResultOf<R>> extends Canvas<R, H> {
+  protected links: readonly AnyCanvas[] = [];
+  protected errbacks: readonly AnyCanvas[] = [];
+
   protected abstract children(): readonly AnyCanvas[];
+
+  /** Applies `callback` with this workflow's result when it succeeds. */
+  link(callback: AnyCanvas): this {
+    const copy = this.clone();
+    copy.links = [...this.links, callback];
+    return copy;
+  }
+
+  /** Applies `errback` with (failed task id, error) when a task of this workflow fails for good. */
+  linkError(errback: AnyCanvas): this {
+    const copy = this.clone();
+    copy.errbacks = [...this.errbacks, errback];
+    return copy;
+  }
+
+  /** Celery's name for `linkError` (`chain(...).on_error(errback)`). */
+  onError(errback: AnyCanvas): this {
+    return this.linkError(errback);
+  }
+
+  /** True when `link` or `linkError` was called on this composite. */
+  hasCallbacks(): boolean {
+    return this.links.length > 0 || this.errbacks.length > 0;
+  }
+
+  /** Copies this composite's publisher and callbacks onto `copy` (for `clone()`). */
+  protected keep(copy: this): this {
+    copy.publisher = this.publisher;
+    copy.links = this.links;
+    copy.errbacks = this.errbacks;
+    return copy;
+  }
+
+  /** The callbacks as JSON, merged into the composite's own. */
+  protected callbacksJSON(): CompositeCallbacksJSON {
+    const out: CompositeCallbacksJSON = {};
+    if (this.links.length) out.link = this.links.map((l) => l.toJSON());
+    if (this.errbacks.length) out.linkError = this.errbacks.map((l) => l.toJSON());
+    return out;
+  }
 
   override boundPublisher(): CanvasPublisher | undefined {
     if (this.publisher) return this.publisher;
@@ -218,13 +273,11 @@ export class Chain<R = unknown> extends Composite<R> {
   }
 
   protected clone(): this {
-    const copy = new Chain<R>(this.steps) as this;
-    copy.publisher = this.publisher;
-    return copy;
+    return this.keep(new Chain<R>(this.steps) as this);
   }
 
   toJSON(): ChainJSON {
-    return { type: 'chain', steps: this.steps.map((s) => s.toJSON()) };
+    return { type: 'chain', steps: this.steps.map((s) => s.toJSON()), ...this.callbacksJSON() };
   }
 }
 
@@ -242,13 +295,11 @@ export class Group<R extends unknown[] = unknown[]> extends Composite<R, GroupRe
   }
 
   protected clone(): this {
-    const copy = new Group<R>(this.members) as this;
-    copy.publisher = this.publisher;
-    return copy;
+    return this.keep(new Group<R>(this.members) as this);
   }
 
   toJSON(): GroupJSON {
-    return { type: 'group', members: this.members.map((m) => m.toJSON()) };
+    return { type: 'group', members: this.members.map((m) => m.toJSON()), ...this.callbacksJSON() };
   }
 }
 
@@ -261,7 +312,13 @@ export class Chord<R = unknown> extends Composite<R> {
     readonly body: AnyCanvas,
   ) {
     super();
-    this.header = header instanceof Group ? header.members : [...header];
+    // a group given as the header is its members, unless it has callbacks of its own to keep
+    this.header =
+      header instanceof Group && !header.hasCallbacks()
+        ? header.members
+        : header instanceof Group
+          ? [header]
+          : [...header];
   }
 
   protected children(): readonly AnyCanvas[] {
@@ -269,13 +326,16 @@ export class Chord<R = unknown> extends Composite<R> {
   }
 
   protected clone(): this {
-    const copy = new Chord<R>(this.header, this.body) as this;
-    copy.publisher = this.publisher;
-    return copy;
+    return this.keep(new Chord<R>(this.header, this.body) as this);
   }
 
   toJSON(): ChordJSON {
-    return { type: 'chord', header: this.header.map((h) => h.toJSON()), body: this.body.toJSON() };
+    return {
+      type: 'chord',
+      header: this.header.map((h) => h.toJSON()),
+      body: this.body.toJSON(),
+      ...this.callbacksJSON(),
+    };
   }
 }
 
@@ -313,6 +373,12 @@ export function canvasFromJSON(json: unknown, path = 'canvas'): Canvas<unknown, 
     if (!Array.isArray(v)) throw new TaskQueueConfigError(p, v, 'expected an array');
     return v.map((x, i) => canvasFromJSON(x, `${p}[${i}]`));
   };
+  const withCallbacks = (c: Chain | Group | Chord): Canvas<unknown, CanvasResult<unknown>> => {
+    let out: Chain | Group | Chord = c;
+    if (j.link !== undefined) for (const l of list(j.link, `${path}.link`)) out = out.link(l);
+    if (j.linkError !== undefined) for (const l of list(j.linkError, `${path}.linkError`)) out = out.linkError(l);
+    return out;
+  };
   switch (j.type) {
     case 'signature': {
       if (j.options !== undefined && (typeof j.options !== 'object' || j.options === null))
@@ -327,11 +393,11 @@ export function canvasFromJSON(json: unknown, path = 'canvas'): Canvas<unknown, 
       );
     }
     case 'chain':
-      return new Chain(list(j.steps, `${path}.steps`));
+      return withCallbacks(new Chain(list(j.steps, `${path}.steps`)));
     case 'group':
-      return new Group(list(j.members, `${path}.members`));
+      return withCallbacks(new Group(list(j.members, `${path}.members`)));
     case 'chord':
-      return new Chord(list(j.header, `${path}.header`), canvasFromJSON(j.body, `${path}.body`));
+      return withCallbacks(new Chord(list(j.header, `${path}.header`), canvasFromJSON(j.body, `${path}.body`)));
     default:
       throw new TaskQueueConfigError(`${path}.type`, j.type, "expected 'signature', 'chain', 'group' or 'chord'");
   }

@@ -1,5 +1,10 @@
 import { DEFAULT_PRIORITY } from '../protocol/envelope.js';
-import { buildMessage, type PublishLimits, type TaskDefaults } from '../protocol/message.factory.js';
+import {
+  buildMessage,
+  type EncodedMessage,
+  type PublishLimits,
+  type TaskDefaults,
+} from '../protocol/message.factory.js';
 import type { SignalEmitter } from '../signals/signal.emitter.js';
 import { TaskSignal } from '../signals/task-signal.constants.js';
 import { AfterPublishSignal, BeforePublishSignal, payload } from '../signals/task-signal.payloads.js';
@@ -45,16 +50,10 @@ export class WorkflowPublisher {
         this.hooks.beforePublish?.(op);
       }
     }
-    for (const c of plan.chords) {
-      const { item } = buildMessage(
-        c.body.task,
-        c.body.args,
-        c.body.options,
-        this.defaults(c.body.task),
-        this.limits,
-        c.body.workflow,
-        now,
-      );
+    // Every message is built before anything is written: a bad one (options,
+    // size) throws here and leaves the broker as it was.
+    const chords: ChordSpec[] = plan.chords.map((c) => {
+      const item = this.build(c.body, now);
       let bodyHead = item.raw;
       let bodyTail = '';
       if (c.insert) {
@@ -63,7 +62,7 @@ export class WorkflowPublisher {
         bodyHead = item.raw.slice(0, at);
         bodyTail = item.raw.slice(at + marker.length);
       }
-      await this.sink.chordCreate({
+      return {
         queue: c.queue,
         id: c.id,
         size: c.size,
@@ -72,16 +71,20 @@ export class WorkflowPublisher {
         insert: c.insert,
         bodyHead,
         bodyTail,
-        downstream: JSON.stringify(c.downstream),
         ttlMs: this.limits.resultExpiresMs,
-      });
-    }
-    const items = plan.publishes.map(
-      (op) => buildMessage(op.task, op.args, op.options, this.defaults(op.task), this.limits, op.workflow, now).item,
-    );
+      };
+    });
+    const items = plan.publishes.map((op) => this.build(op, now));
+    // chord states first, so no header result can arrive before its chord exists
+    await Promise.all(chords.map((c) => this.sink.chordCreate(c)));
     await this.sink.publish(items);
     if (this.hooks.afterPublish) plan.publishes.forEach((op, i) => this.hooks.afterPublish!(op, items[i]));
     return plan.publishes.map((op, i) => ({ id: items[i].id, queue: items[i].queue, task: op.task }));
+  }
+
+  /** Builds (and so validates) the message of one op; throws what publishing it would. */
+  build(op: PublishOp, now = Date.now()): EncodedMessage {
+    return buildMessage(op.task, op.args, op.options, this.defaults(op.task), this.limits, op.workflow, now).item;
   }
 }
 

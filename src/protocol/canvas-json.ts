@@ -31,24 +31,36 @@ export interface SignatureJSON {
   linkError?: CanvasJSON[];
 }
 
-export interface ChainJSON {
+/** Callbacks a chain, group or chord carries; planning moves them onto its tasks (see the planner). */
+export interface CompositeCallbacksJSON {
+  /** Applied with the composite's result when it succeeds. */
+  link?: CanvasJSON[];
+  /** Applied with (failed task id, error) when a task of the composite fails for good. */
+  linkError?: CanvasJSON[];
+}
+
+export interface ChainJSON extends CompositeCallbacksJSON {
   type: 'chain';
   steps: CanvasJSON[];
 }
 
-export interface GroupJSON {
+export interface GroupJSON extends CompositeCallbacksJSON {
   type: 'group';
   members: CanvasJSON[];
-  /** Assigned when the group is published. */
+  /** Assigned when the group is published; also the id of its join task when something waits for it. */
   id?: string;
+  /** Assigned when the group is published: where its join task runs (its first task's queue). */
+  queue?: string;
 }
 
-export interface ChordJSON {
+export interface ChordJSON extends CompositeCallbacksJSON {
   type: 'chord';
   header: CanvasJSON[];
   body: CanvasJSON;
-  /** Assigned when the chord is published. */
+  /** Assigned when the chord is published; also the id of its join task when its body is not a task. */
   id?: string;
+  /** Assigned when the chord is published: where its join task runs (its body's first task's queue). */
+  queue?: string;
 }
 
 export type CanvasJSON = SignatureJSON | ChainJSON | GroupJSON | ChordJSON;

@@ -98,8 +98,6 @@ export interface ChordSpec {
   insert: boolean;
   bodyHead: string;
   bodyTail: string;
-  /** JSON list of the tasks after the body, failed along with it. */
-  downstream: string;
   ttlMs: number;
 }
 
@@ -191,8 +189,9 @@ export interface Transport {
 
   /**
    * Fails a chord: its body never runs, and `record` (with the body's id filled
-   * in) is stored as the body's result. Returns the chord's downstream JSON, or
-   * null when the chord had completed, failed or expired already.
+   * in) is stored as the body's result. Returns the body's message (its results
+   * argument null), so the caller can fail what follows the body and run its
+   * error callbacks; null when the chord had completed, failed or expired already.
    */
   chordFail(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<string | null>;
 

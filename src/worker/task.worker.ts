@@ -12,6 +12,7 @@ import { resolveRetry } from '../discovery/task-queue.explorer.js';
 import {
   InvalidMessageError,
   RetryRequested,
+  TaskQueueError,
   TaskRevokedError,
   SoftTimeLimitExceededError,
   TimeLimitExceededError,
@@ -21,6 +22,7 @@ import {
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { EmbeddedBeat, ResolvedWorkerOptions, WorkerOptions } from '../interfaces/worker-options.interface.js';
 import {
+  DEFAULT_PRIORITY,
   TaskState,
   decodeMessage,
   encodeMessage,
@@ -43,7 +45,17 @@ import type {
   Transport,
   WorkerInfo,
 } from '../transport/transport.interface.js';
-import { WorkflowPublisher, plan, signalPublishHooks, taskRefs, type Plan, type TaskRef } from '../canvas/index.js';
+import {
+  JOIN_TASK,
+  WorkflowPublisher,
+  errbacksOf,
+  plan,
+  signalPublishHooks,
+  taskRefs,
+  type Plan,
+  type TaskRef,
+} from '../canvas/index.js';
+import type { CanvasJSON, ChordMembership } from '../protocol/canvas-json.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { SignalEmitter } from '../signals/signal.emitter.js';
@@ -139,6 +151,18 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private startedAt = 0;
   private readonly counters = { succeeded: 0, failed: 0, retried: 0, rejected: 0 };
   private readonly workflow: WorkflowPublisher;
+  /** The built-in join task of workflows: hands a group's results on (see the planner). */
+  private readonly join: TaskDefinition = {
+    name: JOIN_TASK,
+    site: 'nestjs-taskqueue#join',
+    target: TaskWorker,
+    methodName: 'join',
+    instance: this,
+    handler: (results: unknown) => results,
+    queue: JOIN_TASK,
+    priority: DEFAULT_PRIORITY,
+    ignoreResult: false,
+  };
 
   constructor(
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
@@ -445,7 +469,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       return this.rejectMessage(running, reason, sniffId(item.raw), new InvalidMessageError(reason));
     }
     running.task = msg.task;
-    const def = this.registry.get(msg.task);
+    const def = this.registry.get(msg.task) ?? (msg.task === JOIN_TASK ? this.join : undefined);
     if (!def) {
       const err = new UnknownTaskError(
         msg.task,
@@ -676,7 +700,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         return TaskState.RETRY;
       } else {
         const stored = errorToStored(cause);
-        await this.failWorkflow(msg, stored);
+        await this.failDownstream(msg, stored, msg.chain ?? [], msg.chord, msg.linkError ?? [], msg.id);
         await this.transport.fail(
           {
             queue,
@@ -707,18 +731,51 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  /** Publishes what follows a successful task: the next chain step, chord join, links. Returns the tasks published. */
+  /**
+   * Publishes what follows a successful task: the next chain step, chord join,
+   * links. Returns the tasks published. A continuation that cannot be published
+   * (bad options, a message over the size limit) fails what it would have
+   * started, with that error, and runs their error callbacks: the task itself
+   * succeeded and is never run again because of it.
+   */
   private async continueWorkflow(msg: TaskMessage, result: unknown): Promise<TaskRef[]> {
     if (!msg.chain?.length && !msg.chord && !msg.link?.length) return [];
     const cont = { parentId: msg.id, rootId: msg.rootId ?? msg.id };
-    const next: Plan = { chords: [], publishes: [] };
-    if (msg.chain?.length) plan(msg.chain[0], [result], { ...cont, rest: msg.chain.slice(1), member: msg.chord }, next);
-    for (const link of msg.link ?? []) plan(link, [result], { ...cont, rest: [] }, next);
-    const children = await this.workflow.execute(next, this.inherited(msg));
-    if (!msg.chain?.length && msg.chord) {
+    const children: TaskRef[] = [];
+    if (msg.chain?.length) {
+      const next = plan(msg.chain[0], [result], { ...cont, rest: msg.chain.slice(1), member: msg.chord });
+      const published = await this.publishOrFail(msg, next, msg.chain, msg.chord);
+      children.push(...published);
+    } else if (msg.chord) {
       await this.transport.chordJoin(msg.chord.queue, msg.chord.id, msg.chord.index, JSON.stringify(result ?? null));
     }
+    if (msg.link?.length) {
+      const links: Plan = { chords: [], publishes: [] };
+      for (const link of msg.link) plan(link, [result], { ...cont, rest: [] }, links);
+      children.push(...(await this.publishOrFail(msg, links, msg.link, undefined)));
+    }
     return children;
+  }
+
+  /**
+   * Publishes `next` on behalf of `msg`. When it cannot be (a TaskQueueError:
+   * nothing was written), the nodes it stands for fail with that error.
+   */
+  private async publishOrFail(
+    msg: TaskMessage,
+    next: Plan,
+    nodes: CanvasJSON[],
+    member: ChordMembership | undefined,
+  ): Promise<TaskRef[]> {
+    try {
+      return await this.workflow.execute(next, this.inherited(msg));
+    } catch (err) {
+      if (!(err instanceof TaskQueueError)) throw err; // the broker is unreachable: the task is redelivered
+      this.logger.error(`Could not publish what follows ${msg.task}[${msg.id}]; failing it: ${err.message}`);
+      const entry = taskRefs(nodes[0])[0]?.id ?? msg.id;
+      await this.failDownstream(msg, errorToStored(err), nodes, member, nodes.flatMap(errbacksOf), entry);
+      return [];
+    }
   }
 
   /** Headers every task published on behalf of `msg` inherits: its correlation id. */
@@ -729,35 +786,69 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * A task failed for good: every task waiting on it fails with the same error
-   * (the rest of its chain, its chord's body and what follows), so no caller
-   * waits forever; errbacks run with (task id, error).
+   * Something failed for good (a task, or a step that could not be published):
+   * every task waiting on it fails with the same error, so no caller waits
+   * forever: the tasks of `rest`, and through the chord it belongs to
+   * (`member`) that chord's body and what follows it, with a ChordError that
+   * names the failed task. `errbacks` run with (failedId, error), and the
+   * chord body's own error callbacks with (body id, ChordError).
    */
-  private async failWorkflow(msg: TaskMessage, error: StoredError): Promise<void> {
-    if (!msg.chain?.length && !msg.chord && !msg.linkError?.length) return;
+  private async failDownstream(
+    origin: TaskMessage,
+    error: StoredError,
+    rest: CanvasJSON[],
+    member: ChordMembership | undefined,
+    errbacks: CanvasJSON[],
+    failedId: string,
+  ): Promise<void> {
     const ttl = this.options.resultExpiresMs;
-    const downstream: TaskRef[] = (msg.chain ?? []).flatMap(taskRefs);
-    const failure = (ref: { id: string; task?: string }): ResultRecord => ({
-      id: ref.id,
-      task: ref.task,
+    const failure = (id: string, task: string | undefined, err: StoredError): ResultRecord => ({
+      id,
+      task,
       state: TaskState.FAILURE,
       at: Date.now(),
       worker: this.id,
-      parentId: msg.id,
-      rootId: msg.rootId ?? msg.id,
-      error,
+      parentId: origin.id,
+      rootId: origin.rootId ?? origin.id,
+      error: err,
     });
-    if (msg.chord) {
-      const more = await this.transport.chordFail(msg.chord.queue, msg.chord.id, failure({ id: '' }), ttl);
-      if (more) downstream.push(...(JSON.parse(more) as TaskRef[]).slice(1)); // [0] is the body, failed by chordFail
+    let body: TaskMessage | undefined;
+    const chordError: StoredError = {
+      type: 'ChordError',
+      message: `Dependency ${failedId} raised ${error.type}: ${error.message}`,
+    };
+    if (member) {
+      const raw = await this.transport.chordFail(member.queue, member.id, failure('', undefined, chordError), ttl);
+      if (raw) body = this.decodeOwn(raw);
     }
-    for (const ref of downstream)
-      await this.transport.ack({ queue: ref.queue, id: ref.id, record: failure(ref), resultTtlMs: ttl });
-    if (msg.linkError?.length) {
-      const errbacks: Plan = { chords: [], publishes: [] };
-      for (const eb of msg.linkError)
-        plan(eb, [msg.id, error], { rest: [], parentId: msg.id, rootId: msg.rootId ?? msg.id }, errbacks);
-      await this.workflow.execute(errbacks, this.inherited(msg));
+    const records = rest.flatMap(taskRefs).map((ref) => ({
+      queue: ref.queue,
+      id: ref.id,
+      record: failure(ref.id, ref.task, error),
+      resultTtlMs: ttl,
+    }));
+    if (records.length) await this.transport.ack(records);
+    if (errbacks.length) {
+      const calls: Plan = { chords: [], publishes: [] };
+      const cont = { rest: [], parentId: failedId, rootId: origin.rootId ?? origin.id };
+      for (const eb of errbacks) plan(eb, [failedId, error], cont, calls);
+      try {
+        await this.workflow.execute(calls, this.inherited(origin));
+      } catch (err) {
+        if (!(err instanceof TaskQueueError)) throw err;
+        this.logger.error(`Could not publish the error callbacks of ${failedId}: ${err.message}`);
+      }
+    }
+    if (body) await this.failDownstream(body, chordError, body.chain ?? [], body.chord, body.linkError ?? [], body.id);
+  }
+
+  /** Decodes a message this library wrote (a chord body handed back by the broker). */
+  private decodeOwn(raw: string): TaskMessage | undefined {
+    try {
+      return decodeMessage(raw, Number.MAX_SAFE_INTEGER);
+    } catch (err) {
+      this.logger.error(`Could not decode a failed chord's body: ${(err as Error).message}`);
+      return undefined;
     }
   }
 

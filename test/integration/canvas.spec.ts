@@ -191,12 +191,12 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
       expect(CanvasTasks.bodyRuns.get(tag)).toBe(1);
     });
 
-    it("fails with the header task's error, and the callback does not run", async () => {
+    it("fails with a ChordError carrying the header task's error, and the callback does not run", async () => {
       const tag = `failing-chord-${kind}`;
       const r = await chord([t.add.s(1, 1), t.boom.s('header failed'), t.add.s(2, 2)], t.collect.s(tag)).delay();
       await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({
-        type: 'RangeError',
-        remoteMessage: 'header failed',
+        type: 'ChordError',
+        remoteMessage: expect.stringMatching(/^Dependency \S+ raised RangeError: header failed$/),
       });
       await new Promise((res) => setTimeout(res, 200));
       expect(CanvasTasks.bodyRuns.get(tag)).toBeUndefined();
@@ -242,7 +242,10 @@ describe.each(BROKERS)('canvas on %s', (kind, brokerUrl) => {
 
     it("a failure inside a chord in a chain fails the chain's result", async () => {
       const r = await chain(t.add.s(1, 1), chord([t.boom.si('deep')], t.xsum.s()), t.mul.s(2)).delay();
-      await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({ remoteMessage: 'deep' });
+      await expect(r.get({ timeout: 5000 })).rejects.toMatchObject({
+        type: 'ChordError',
+        remoteMessage: expect.stringContaining('raised RangeError: deep'),
+      });
     });
   });
 

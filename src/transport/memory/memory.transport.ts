@@ -612,7 +612,8 @@ export class MemoryTransport implements Transport {
     const { q, chord } = found;
     q.chords.delete(id);
     this.storeFinal(queue, q, chord.spec.bodyId, { ...record, id: chord.spec.bodyId }, resultTtlMs);
-    return chord.spec.downstream;
+    const { insert, bodyHead, bodyTail } = chord.spec;
+    return insert ? `${bodyHead}null${bodyTail}` : bodyHead;
   }
 
   /** Next free start slot per rate-limited task, as the Redis script keeps it. */

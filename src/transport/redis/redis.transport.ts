@@ -300,7 +300,6 @@ export class RedisTransport implements Transport {
       c.insert ? '1' : '0',
       c.bodyHead,
       c.bodyTail,
-      c.downstream,
       c.ttlMs,
     );
   }
