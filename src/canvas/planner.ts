@@ -373,14 +373,16 @@ const SOME_RESULT = null;
 /**
  * Checks a whole workflow before anything is published: plans every step the
  * workers will plan later (the rest of each chain, chord bodies, links, error
- * callbacks) and hands each message to `check` (which builds it, so bad options
- * fail now). Whatever passes here, a worker can continue.
+ * callbacks) and hands each of those messages to `check` (which builds it, so
+ * bad options fail now). The first plan's own messages are not handed over:
+ * publishing builds them before it writes anything. Whatever passes here, a
+ * worker can continue (only what depends on results, their size, is left).
  */
 export function checkPlan(first: Plan, check: (op: PublishOp) => void): void {
   const pending: Plan[] = [first];
   for (let p = pending.pop(); p; p = pending.pop()) {
     for (const op of [...p.publishes, ...p.chords.map((c) => c.body)]) {
-      check(op);
+      if (p !== first) check(op);
       const cont = { parentId: op.options.taskId, rootId: op.options.rootId ?? op.options.taskId };
       const { chain, chord, link, linkError } = op.workflow;
       if (chain?.length) pending.push(plan(chain[0], [SOME_RESULT], { ...cont, rest: chain.slice(1), member: chord }));

@@ -167,7 +167,8 @@ export class TaskClient implements CanvasPublisher {
     const graph = taskRefs(frozen);
     const plan = planCanvas(frozen, args.length ? [...args] : undefined, { rest: [], rootId: graph[0]?.id });
     // the whole graph, as the workers will continue it: what they could not publish is refused now
-    checkPlan(plan, (op) => this.workflow.build(op));
+    // (options only: the rest of the workflow a message carries is checked on its own message)
+    checkPlan(plan, (op) => this.workflow.build({ ...op, workflow: {} }));
     await this.workflow.execute(plan, this.inherited());
     return this.handle(resultShape(frozen), graph) as unknown as CanvasResult<R>;
   }
