@@ -34,6 +34,8 @@ export class TaskReceivedSignal extends TaskSignalBase {
   parentId?: string;
   rootId?: string;
   worker!: string;
+  /** Epoch ms from which the task could start: its due time (countdown, ETA), else when it was published. */
+  enqueuedAt!: number;
 }
 
 /** @publicApi */

@@ -493,6 +493,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         parentId: msg.parentId,
         rootId: msg.rootId,
         worker: this.id,
+        enqueuedAt: msg.eta ?? msg.created,
       }) as const;
     this.signals.emit(TaskSignal.Received, () => payload(TaskReceivedSignal, request()));
     this.taskLog(() => `Task ${msg.task}[${msg.id}] received${msg.retries ? ` (retry ${msg.retries})` : ''}`);

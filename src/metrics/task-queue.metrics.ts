@@ -1,0 +1,137 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { TaskClient } from '../client/index.js';
+import { TaskInspector } from '../control/index.js';
+import { OnTaskSignal } from '../signals/on-task-signal.decorator.js';
+import { TaskSignal } from '../signals/task-signal.constants.js';
+import type {
+  TaskPostrunSignal,
+  TaskPrerunSignal,
+  TaskRejectedSignal,
+  TaskRetrySignal,
+  TaskRevokedSignal,
+} from '../signals/task-signal.payloads.js';
+import {
+  DEFAULT_BUCKETS,
+  TASK_QUEUE_METRICS_OPTIONS,
+  type TaskQueueMetricsOptions,
+} from './task-queue-metrics.options.js';
+
+/** Outcomes counted by `<prefix>tasks_total`. */
+export type TaskOutcome = 'succeeded' | 'failed' | 'retried' | 'revoked' | 'rejected';
+
+/**
+ * The task queue's Prometheus metrics, on prom-client. Counters and histograms
+ * are fed by the task signals of this process (so a worker reports what it ran);
+ * gauges are read from the broker when the registry is scraped, at a cost that
+ * does not grow with the number of tasks (list lengths and set sizes per queue,
+ * the workers' heartbeats). Labels are task, queue, outcome and state: never
+ * a task id.
+ * @publicApi
+ */
+@Injectable()
+export class TaskQueueMetrics {
+  private readonly logger = new Logger(TaskQueueMetrics.name);
+  readonly registry: Registry;
+  readonly tasks: Counter<'task' | 'queue' | 'outcome'>;
+  readonly runtime: Histogram<'task' | 'queue' | 'state'>;
+  readonly wait: Histogram<'task' | 'queue'>;
+  readonly depth: Gauge<'queue' | 'state'>;
+  readonly workers: Gauge;
+  readonly running: Gauge;
+
+  constructor(
+    @Inject(TASK_QUEUE_METRICS_OPTIONS) options: TaskQueueMetricsOptions,
+    private readonly inspector: TaskInspector,
+    private readonly client: TaskClient,
+  ) {
+    const registry = (this.registry = options.registry ?? defaultRegistry);
+    const p = options.prefix ?? 'taskqueue_';
+    const registers = [registry];
+    this.tasks = new Counter({
+      name: `${p}tasks_total`,
+      help: 'Tasks that ended a run, by task, queue and outcome (succeeded, failed, retried, revoked, rejected).',
+      labelNames: ['task', 'queue', 'outcome'],
+      registers,
+    });
+    this.runtime = new Histogram({
+      name: `${p}task_runtime_seconds`,
+      help: 'How long tasks ran, by task, queue and final state.',
+      labelNames: ['task', 'queue', 'state'],
+      buckets: options.runtimeBuckets ?? DEFAULT_BUCKETS,
+      registers,
+    });
+    this.wait = new Histogram({
+      name: `${p}task_queue_wait_seconds`,
+      help: 'How long tasks waited in the queue: start minus publish time, or minus the due time of a countdown/ETA.',
+      labelNames: ['task', 'queue'],
+      buckets: options.waitBuckets ?? options.runtimeBuckets ?? DEFAULT_BUCKETS,
+      registers,
+    });
+    const queues = () => options.queues ?? this.client.knownQueues();
+    const onError = (what: string) => (err: unknown) =>
+      this.logger.warn(`Could not read ${what} for the metrics: ${(err as Error).message}`);
+    this.depth = new Gauge({
+      name: `${p}queue_depth`,
+      help: 'Messages per queue and state (ready, delayed, reserved, dead, rejected), read from the broker at scrape time.',
+      labelNames: ['queue', 'state'],
+      registers,
+      collect: async () => {
+        const all = await Promise.all(queues().map(async (q) => [q, await this.inspector.counts(q)] as const)).catch(
+          onError('the queue depths'),
+        );
+        this.depth.reset();
+        for (const [queue, counts] of all ?? [])
+          for (const [state, n] of Object.entries(counts)) this.depth.set({ queue, state }, n);
+      },
+    });
+    const workers = async () => this.inspector.workers().catch(onError('the workers'));
+    this.workers = new Gauge({
+      name: `${p}workers_online`,
+      help: 'Workers whose heartbeat is current.',
+      registers,
+      collect: async () => {
+        const list = await workers();
+        if (list) this.workers.set(list.length);
+      },
+    });
+    this.running = new Gauge({
+      name: `${p}tasks_running`,
+      help: 'Tasks running now, over every worker (from their heartbeats).',
+      registers,
+      collect: async () => {
+        const list = await workers();
+        if (list) this.running.set(list.reduce((n, w) => n + w.running, 0));
+      },
+    });
+  }
+
+  @OnTaskSignal(TaskSignal.Prerun)
+  protected onPrerun(e: TaskPrerunSignal): void {
+    if (e.retries > 0) return; // a retry's wait would count its earlier runs and backoff
+    this.wait.observe({ task: e.task, queue: e.queue }, Math.max(0, Date.now() - e.enqueuedAt) / 1000);
+  }
+
+  @OnTaskSignal(TaskSignal.Postrun)
+  protected onPostrun(e: TaskPostrunSignal): void {
+    this.runtime.observe({ task: e.task, queue: e.queue, state: e.state }, e.runtime / 1000);
+    const outcome: TaskOutcome | undefined =
+      e.state === 'SUCCESS' ? 'succeeded' : e.state === 'FAILURE' ? 'failed' : undefined;
+    if (outcome) this.tasks.inc({ task: e.task, queue: e.queue, outcome });
+  }
+
+  @OnTaskSignal(TaskSignal.Retry)
+  protected onRetry(e: TaskRetrySignal): void {
+    this.tasks.inc({ task: e.task, queue: e.queue, outcome: 'retried' });
+  }
+
+  @OnTaskSignal(TaskSignal.Revoked)
+  protected onRevoked(e: TaskRevokedSignal): void {
+    this.tasks.inc({ task: e.task, queue: e.queue, outcome: 'revoked' });
+  }
+
+  @OnTaskSignal(TaskSignal.Rejected)
+  protected onRejected(e: TaskRejectedSignal): void {
+    this.tasks.inc({ task: '', queue: e.queue, outcome: 'rejected' }); // a rejected message has no usable task name
+  }
+}
