@@ -50,6 +50,10 @@ const DEFAULT_PARKED_CAP = 10_000;
 /** How long the standing wake-up BLPOP blocks before it is renewed. */
 const BLOCK_SECONDS = 30;
 const MAX_TIMER_MS = 2_147_483_647;
+/** How long a waitForResult whose subscription or read failed waits before it tries again. */
+const RETRY_WAIT_MS = 250;
+/** After a Cluster re-subscribes, when to look for results a second time. */
+const RELOOK_AFTER_MS = 1000;
 
 /**
  * A script for Redis Cluster: final records are announced by SPUBLISH on a
@@ -460,28 +464,41 @@ export class RedisTransport implements Transport {
       };
       const onRecord = (rec: ResultRecord | null) => finish(rec);
       const timer = setTimeout(() => finish(null), timeoutMs);
-      const subscriptions: Array<Promise<unknown>> = [];
+      const subscribed = new Set<string>();
       for (const channel of channels) {
         let set = this.waiters.get(channel);
-        const first = !set;
         if (!set) this.waiters.set(channel, (set = new Set()));
+        else subscribed.add(channel); // another waiter subscribed it already
         set.add(onRecord);
         this.lookups.set(channel, look);
-        if (first) subscriptions.push(this.cluster ? sub.ssubscribe(channel) : sub.subscribe(channel));
       }
-      // Read after subscribing, so a result stored in between is not missed.
-      Promise.all(subscriptions)
-        .then(look)
-        .then((rec) => {
+      // Subscribe, then read (so a result stored in between is not missed). While
+      // the broker is away (a failover), try again until the timeout: a waiting
+      // get() outlives a promotion instead of failing with a connection error.
+      const attempt = async (): Promise<void> => {
+        try {
+          for (const channel of channels) {
+            if (subscribed.has(channel)) continue;
+            await (this.cluster ? sub.ssubscribe(channel) : sub.subscribe(channel));
+            subscribed.add(channel);
+          }
+          const rec = await look();
           if (rec) finish(rec);
-        })
-        .catch((err) => {
+        } catch (err) {
           if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          for (const channel of channels) this.removeWaiter(channel, onRecord);
-          reject(err);
-        });
+          if (this.closed) {
+            settled = true;
+            clearTimeout(timer);
+            for (const channel of channels) this.removeWaiter(channel, onRecord);
+            reject(err);
+            return;
+          }
+          setTimeout(() => {
+            if (!settled) void attempt();
+          }, RETRY_WAIT_MS).unref();
+        }
+      };
+      void attempt();
     });
   }
 
@@ -507,12 +524,7 @@ export class RedisTransport implements Transport {
     // Sharded pub/sub (a Cluster's result announcements).
     sub.on('smessage', onMessage);
     // Messages published while disconnected are lost: look again after every reconnect.
-    let connectedOnce = false;
-    sub.on('ready', () => {
-      if (!connectedOnce) {
-        connectedOnce = true;
-        return;
-      }
+    const lookAgain = () => {
       for (const [channel, look] of this.lookups) {
         look()
           .then((rec) => {
@@ -520,6 +532,23 @@ export class RedisTransport implements Transport {
           })
           .catch(() => undefined);
       }
+    };
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      lookAgain();
+    });
+    // A Cluster's sharded subscriptions move to the new master of a slot after a
+    // failover; ioredis re-sends them without waiting for the replies, so look once
+    // when it says they are back, and once more when they have surely landed.
+    sub.on('subscribersReady', () => {
+      lookAgain();
+      setTimeout(() => {
+        if (!this.closed) lookAgain();
+      }, RELOOK_AFTER_MS).unref();
     });
     this.subscriber = sub;
     return sub;
