@@ -10,6 +10,7 @@ import {
   ENV_BROKER_URL,
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
+import { parseBrokerUrl, validateRedisOptions } from './transport/redis/connection.js';
 
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
@@ -26,20 +27,26 @@ export function resolveModuleOptions(
   const brokerUrl = options.brokerUrl ?? env[ENV_BROKER_URL] ?? DEFAULT_BROKER_URL;
   let transport: 'redis' | 'memory';
   if (typeof brokerUrl !== 'string') throw new TaskQueueConfigError('brokerUrl', brokerUrl, 'expected a string');
-  if (/^rediss?:\/\//.test(brokerUrl)) transport = 'redis';
-  else if (/^memory:\/\/[A-Za-z0-9._-]*$/.test(brokerUrl)) transport = 'memory';
-  else
-    throw new TaskQueueConfigError(
-      'brokerUrl',
-      brokerUrl,
-      'expected a URL starting with redis://, rediss:// or memory://',
-    );
-  if (transport === 'redis') {
-    try {
-      new URL(brokerUrl);
-    } catch {
-      throw new TaskQueueConfigError('brokerUrl', brokerUrl, 'not a valid URL');
-    }
+  if (/^memory:\/\/[A-Za-z0-9._-]*$/.test(brokerUrl)) transport = 'memory';
+  else {
+    transport = 'redis';
+    // Throws a TaskQueueConfigError naming brokerUrl for anything but the redis URL forms.
+    const spec = parseBrokerUrl(brokerUrl, 'brokerUrl');
+    validateRedisOptions(spec, options.redis, 'redis');
+  }
+  if (options.connection !== undefined) {
+    if (typeof options.connection !== 'function')
+      throw new TaskQueueConfigError('connection', options.connection, 'expected a function (role) => Redis | Cluster');
+    const other =
+      options.client !== undefined
+        ? ['client', 'a client is used as given; give one of the two']
+        : options.redis !== undefined
+          ? ['redis', 'the factory makes every connection, so these options would be ignored; set them in the factory']
+          : options.brokerUrl !== undefined
+            ? ['brokerUrl', 'the factory makes every connection, so the URL would be ignored; give one of the two']
+            : undefined;
+    if (other)
+      throw new TaskQueueConfigError('connection', options.connection, `contradicts "${other[0]}": ${other[1]}`);
   }
   const resultBackend = options.resultBackend ?? env[ENV_RESULT_BACKEND];
   if (resultBackend !== undefined && resultBackend !== '' && resultBackend !== brokerUrl) {
@@ -79,6 +86,7 @@ export function resolveModuleOptions(
     maxMessageBytes,
     redis: options.redis,
     client: options.client,
+    connection: options.connection,
     worker: { ...worker, autostart: worker.autostart ?? false },
     correlation: {
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),

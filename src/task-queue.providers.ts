@@ -33,6 +33,7 @@ export class TaskQueueConnection implements OnApplicationShutdown {
       this.transport = new RedisTransport({
         url: options.brokerUrl,
         client: options.client,
+        connection: options.connection,
         redisOptions: options.redis,
         prefix: options.prefix,
       });

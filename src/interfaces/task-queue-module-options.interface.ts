@@ -1,11 +1,55 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Duration } from '../protocol/duration.js';
 import type { WorkerOptions } from './worker-options.interface.js';
+
+/**
+ * What a connection the library opens is for: `main` (commands and scripts),
+ * `blocking` (a worker's standing wake-up BLPOP; on a Cluster one per queue it
+ * consumes) and `subscriber` (pub/sub: results, remote control). @publicApi
+ */
+export type ConnectionRole = 'main' | 'blocking' | 'subscriber';
+
+/**
+ * Opens a new connection for a role. The library owns what it returns and closes
+ * it at shutdown. `blocking` and `subscriber` connections should not limit
+ * retries (`maxRetriesPerRequest: null`). @publicApi
+ */
+export type ConnectionFactory = (role: ConnectionRole) => Redis | Cluster;
+
+/**
+ * ioredis options merged into every connection the library opens: TLS material,
+ * username and password, sentinelPassword and other Sentinel settings, and, with a
+ * cluster URL, the Cluster settings named here (natMap, scaleReads, …), which go to
+ * the Cluster while the rest goes to each of its nodes. @publicApi
+ */
+export type TaskQueueRedisOptions = RedisOptions &
+  Partial<
+    Pick<
+      ClusterOptions,
+      | 'natMap'
+      | 'scaleReads'
+      | 'maxRedirections'
+      | 'retryDelayOnFailover'
+      | 'retryDelayOnClusterDown'
+      | 'retryDelayOnTryAgain'
+      | 'retryDelayOnMoved'
+      | 'slotsRefreshTimeout'
+      | 'slotsRefreshInterval'
+      | 'clusterRetryStrategy'
+      | 'dnsLookup'
+      | 'useSRVRecords'
+      | 'resolveSrv'
+    >
+  >;
 
 /** Options of TaskQueueModule.forRoot / forRootAsync. @publicApi */
 export interface TaskQueueModuleOptions {
   /**
-   * `redis://`, `rediss://` or `memory://[name]`.
+   * `redis://`, `rediss://`, `redis+cluster://[user:pass@]host:port[,host:port…]`
+   * (seed nodes of a Redis Cluster), `rediss+cluster://…` (TLS),
+   * `redis+sentinel://[user:pass@]host:port[,host:port…]/<masterName>[/db]`
+   * (the sentinels of a master group; user and password are the master's),
+   * `rediss+sentinel://…`, or `memory://[name]`.
    * @default process.env.TASKQUEUE_BROKER_URL, else 'redis://127.0.0.1:6379'
    */
   brokerUrl?: string;
@@ -15,10 +59,15 @@ export interface TaskQueueModuleOptions {
    * @default process.env.TASKQUEUE_RESULT_BACKEND, else brokerUrl
    */
   resultBackend?: string;
-  /** Extra ioredis options for the connections the module creates. */
-  redis?: RedisOptions;
-  /** An ioredis client to use instead of brokerUrl (the module does not close it). */
-  client?: Redis;
+  /** ioredis options merged into every connection the module opens. */
+  redis?: TaskQueueRedisOptions;
+  /**
+   * An ioredis client (Redis or Cluster) to use instead of brokerUrl; the module
+   * duplicates it for blocking and pub/sub connections, and does not close it.
+   */
+  client?: Redis | Cluster;
+  /** Makes every connection instead of brokerUrl and `redis`: the escape hatch for any other setup. */
+  connection?: ConnectionFactory;
   /** Prefix of every Redis key. @default 'taskqueue' */
   prefix?: string;
   /** Queue of tasks that name none. @default 'default' */
@@ -45,8 +94,9 @@ export interface ResolvedTaskQueueOptions {
   defaultQueue: string;
   resultExpiresMs: number;
   maxMessageBytes: number;
-  redis?: RedisOptions;
-  client?: Redis;
+  redis?: TaskQueueRedisOptions;
+  client?: Redis | Cluster;
+  connection?: ConnectionFactory;
   worker: WorkerOptions & { autostart: boolean };
   correlation: { httpHeader: string; header: string };
 }

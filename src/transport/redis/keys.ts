@@ -64,6 +64,14 @@ export class RedisKeys {
     return `${this.prefix}:done:${id}`;
   }
 
+  /**
+   * The same announcement on Redis Cluster: a channel in the queue's slot, so the
+   * scripts publish it with SPUBLISH (sharded pub/sub) instead of broadcasting to every node.
+   */
+  doneIn(queue: string, id: string): string {
+    return `${this.base(queue)}done:${id}`;
+  }
+
   /** HASH of worker id → heartbeat JSON (with its expiry). Tagged apart from every queue. */
   workers(): string {
     return `${this.prefix}:{@workers}`;
