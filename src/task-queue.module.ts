@@ -14,6 +14,7 @@ import { TaskWorker } from './worker/task.worker.js';
 import { SignalEmitter } from './signals/signal.emitter.js';
 import { TaskInspector } from './control/task-inspector.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
+import { TaskEventsWriter } from './events/task-events.writer.js';
 
 /**
  * Background tasks for the application: `TaskClient` to publish, `@Task()`
@@ -36,6 +37,8 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
     SignalEmitter,
     TaskCorrelationMiddleware,
     optionsProvider,
+    // before the connection: its shutdown hook writes the last events while the transport is open
+    TaskEventsWriter,
     TaskQueueConnection,
     transportProvider,
     TaskRegistry,

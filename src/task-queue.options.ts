@@ -75,6 +75,7 @@ export function resolveModuleOptions(
   const worker = options.worker ?? {};
   if (typeof worker !== 'object' || worker === null)
     throw new TaskQueueConfigError('worker', worker, 'expected an object');
+  const events = resolveEvents(options.events);
   // Validate now so a bad worker option fails at bootstrap, not when the worker starts.
   resolveWorkerOptions(worker, defaultQueue, 'worker.');
   return {
@@ -88,6 +89,7 @@ export function resolveModuleOptions(
     client: options.client,
     connection: options.connection,
     worker: { ...worker, autostart: worker.autostart ?? false },
+    events,
     correlation: {
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),
       header: assertName('correlation.header', options.correlation?.header ?? 'correlationId'),
@@ -139,4 +141,17 @@ export function resolveWorkerOptions(
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const DEFAULT_EVENTS_MAX_LENGTH = 10_000;
+
+function resolveEvents(events: TaskQueueModuleOptions['events']): ResolvedTaskQueueOptions['events'] {
+  if (events === undefined || events === false) return { enabled: false, maxLength: DEFAULT_EVENTS_MAX_LENGTH };
+  if (events === true) return { enabled: true, maxLength: DEFAULT_EVENTS_MAX_LENGTH };
+  if (typeof events !== 'object' || events === null)
+    throw new TaskQueueConfigError('events', events, 'expected true, false or { maxLength }');
+  const maxLength = events.maxLength ?? DEFAULT_EVENTS_MAX_LENGTH;
+  if (!isPositiveInt(maxLength))
+    throw new TaskQueueConfigError('events.maxLength', maxLength, 'expected a positive integer');
+  return { enabled: true, maxLength };
 }

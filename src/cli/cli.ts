@@ -6,6 +6,7 @@ import { TaskInspector } from '../control/task-inspector.js';
 import { TASK_QUEUE_BEAT_STORE } from '../task-queue.constants.js';
 import { TaskQueueModule } from '../task-queue.module.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
+import type { TaskEvent, TaskEventType } from '../interfaces/task-event.interface.js';
 
 /** What the CLI prints to; tests pass their own. */
 export interface CliIO {
@@ -35,6 +36,31 @@ function table(rows: Array<Record<string, unknown>>): string[] {
     line(width.map((w) => '-'.repeat(w))),
     ...rows.map((r) => line(cols.map((c) => String(r[c] ?? '')))),
   ];
+}
+
+/** The state an event stands for, for `events --state`. */
+const EVENT_STATES: Record<TaskEventType, string> = {
+  'task-sent': 'SENT',
+  'task-received': 'RECEIVED',
+  'task-started': 'STARTED',
+  'task-succeeded': 'SUCCESS',
+  'task-failed': 'FAILURE',
+  'task-retried': 'RETRY',
+  'task-revoked': 'REVOKED',
+  'task-rejected': 'REJECTED',
+  'worker-online': 'ONLINE',
+  'worker-heartbeat': 'HEARTBEAT',
+  'worker-offline': 'OFFLINE',
+};
+
+/** One event as a line: time, type, task[id] and the fields that say what happened. */
+function eventLine(e: TaskEvent): string {
+  const { cursor: _c, type, at, id, task, ...rest } = e;
+  const who = task || id ? `${task ?? '?'}[${id ?? '?'}]` : '';
+  const fields = Object.entries(rest)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return [new Date(at).toISOString().slice(11, 23), type.padEnd(16), who, ...fields].filter(Boolean).join('  ');
 }
 
 /**
@@ -205,6 +231,55 @@ export function buildCli(io: CliIO): Command {
           await client.result(id, queue).revoke({ terminate: o.terminate });
         }
         return `revoked ${ids.length} task(s)${o.terminate ? ' (terminate)' : ''}`;
+      })(),
+    );
+
+  program
+    .command('events')
+    .description('task and worker events as they happen (the apps need the events option on)')
+    .option('--task <names>', 'only these tasks (comma-separated)')
+    .option('-q, --queue <names>', 'only these queues (comma-separated)')
+    .option(
+      '--state <states>',
+      'only events of these states (comma-separated: SENT, RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED, REJECTED)',
+    )
+    .option(
+      '--from <cursor>',
+      "where to start: '$' for new events only, '0' for the oldest kept, or an event's cursor",
+      '$',
+    )
+    .option('-n, --limit <n>', 'stop after this many events (default: follow until interrupted)')
+    .option('--no-follow', 'print the events kept after --from and stop')
+    .action((o: { task?: string; queue?: string; state?: string; from: string; limit?: string; follow: boolean }) =>
+      run(async ({ inspector, g }) => {
+        const list = (v?: string) => (v ? new Set(v.split(',').map((x) => x.trim())) : undefined);
+        const [tasks, queues, states] = [list(o.task), list(o.queue), list(o.state?.toUpperCase())];
+        const limit = o.limit === undefined ? Infinity : Number(o.limit);
+        if (!(limit > 0)) throw new Error(`--limit must be a positive number, not "${o.limit}".`);
+        const keep = (e: TaskEvent) =>
+          (!tasks || (e.task !== undefined && tasks.has(e.task))) &&
+          (!queues || (e.queue !== undefined && queues.has(e.queue))) &&
+          (!states || states.has(EVENT_STATES[e.type]));
+        let stop = false;
+        const onSigint = () => (stop = true);
+        process.once('SIGINT', onSigint);
+        try {
+          let cursor = o.from;
+          let shown = 0;
+          while (!stop && shown < limit) {
+            const page = await inspector.events({ from: cursor, count: 100, block: o.follow ? 1000 : undefined });
+            cursor = page.cursor;
+            for (const e of page.events) {
+              if (!keep(e) || shown >= limit) continue;
+              io.out(g.json ? JSON.stringify(e) : eventLine(e));
+              shown++;
+            }
+            if (!o.follow && page.events.length === 0) break;
+          }
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+        return undefined;
       })(),
     );
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
+import { TaskQueueConfigError } from '../errors/index.js';
+import type { ResolvedTaskQueueOptions, TaskEvent } from '../interfaces/index.js';
 import { randomUUID } from 'node:crypto';
 import { toMs, type Duration } from '../protocol/duration.js';
 import { assertName } from '../protocol/validate.js';
@@ -78,6 +79,35 @@ export class TaskInspector {
         worker: r.worker,
         tasks: r.data as Array<{ id: string; task?: string; queue: string; startedAt: number }>,
       }));
+  }
+
+  /**
+   * Task and worker events (the module's `events` option must be on where they
+   * happen), oldest first: those after `from` ('0', the default, for the oldest
+   * kept; '$' for only those still to come; or the `cursor` of an event read
+   * before), at most `count`. With `block`, waits up to that long when there are
+   * none yet. Read on from the last event's cursor (or `from`, when none came).
+   */
+  async events(
+    options: { from?: string; count?: number; block?: Duration } = {},
+  ): Promise<{ events: TaskEvent[]; cursor: string }> {
+    const from = options.from ?? '0';
+    if (!/^(\$|0|\d+(-\d+)?)$/.test(from))
+      throw new TaskQueueConfigError('events({ from })', from, "expected '0', '$' or the cursor of an event");
+    const count = options.count ?? 100;
+    if (!Number.isInteger(count) || count < 1)
+      throw new TaskQueueConfigError('events({ count })', count, 'expected a positive integer');
+    const blockMs = options.block === undefined ? undefined : toMs(options.block, 'events({ block })');
+    const read = await this.transport.readEvents(from, count, blockMs);
+    const events: TaskEvent[] = [];
+    for (const s of read.events) {
+      try {
+        events.push({ ...(JSON.parse(s.json) as object), cursor: s.cursor } as TaskEvent);
+      } catch {
+        // not ours: an entry someone else wrote under the prefix; skip it
+      }
+    }
+    return { events, cursor: read.cursor };
   }
 
   /** Deletes every message, result and parked entry of a queue. */

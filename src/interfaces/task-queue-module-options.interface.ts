@@ -84,6 +84,13 @@ export interface TaskQueueModuleOptions {
   correlation?: { httpHeader?: string; header?: string };
   /** Worker defaults; with `autostart: true` this process also consumes (API + worker in one). */
   worker?: WorkerOptions & { autostart?: boolean };
+  /**
+   * Task and worker events (Celery's): written to a capped Redis stream that
+   * `TaskInspector.events()`, `taskqueue events` and the dashboard read.
+   * `true`, or `{ maxLength }` (events kept, about). Off costs nothing.
+   * @default false; maxLength 10000
+   */
+  events?: boolean | { maxLength?: number };
 }
 
 /** Options after defaults and validation. @publicApi */
@@ -99,4 +106,5 @@ export interface ResolvedTaskQueueOptions {
   connection?: ConnectionFactory;
   worker: WorkerOptions & { autostart: boolean };
   correlation: { httpHeader: string; header: string };
+  events: { enabled: boolean; maxLength: number };
 }

@@ -138,6 +138,12 @@ export interface ControlReply {
 
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
 
+/** An event as the stream keeps it: its position, and the event's JSON. */
+export interface StoredEvent {
+  cursor: string;
+  json: string;
+}
+
 export interface Transport {
   /** Publishes messages, one round trip for the whole batch. */
   publish(items: PublishItem[]): Promise<void>;
@@ -243,6 +249,18 @@ export interface Transport {
 
   /** Round-trip time to the broker in ms. */
   ping(): Promise<number>;
+
+  /** Appends events (JSON each) to the capped event stream, keeping about `maxLength`; one round trip. */
+  appendEvents(events: string[], maxLength: number): Promise<void>;
+
+  /**
+   * Events after `from` (a cursor; '0' for the oldest kept, '$' for only those
+   * still to come), at most `count`, oldest first. With `blockMs`, waits up to
+   * that long when there are none yet. `cursor` is where to read on from: the
+   * last event's, or `from` made concrete when none came ('$' becomes the
+   * stream's last cursor, so nothing written meanwhile is skipped).
+   */
+  readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }>;
 
   close(): Promise<void>;
 }

@@ -70,6 +70,7 @@ import {
   TaskRevokedSignal,
   TaskSuccessSignal,
   TaskUnknownSignal,
+  WorkerHeartbeatSignal,
   WorkerSignal,
   payload,
 } from '../signals/task-signal.payloads.js';
@@ -1004,6 +1005,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         },
         this.heartbeatTtlMs,
       );
+      this.signals.emit(TaskSignal.WorkerHeartbeat, () => {
+        const { running, succeeded, failed, retried } = this.stats();
+        return payload(WorkerHeartbeatSignal, { ...this.workerPayload(), running, succeeded, failed, retried });
+      });
     } catch (err) {
       this.logger.warn(`Could not write the worker heartbeat: ${String(err)}`);
     }

@@ -17,6 +17,7 @@ import type {
   ReservedItem,
   ReserveRequest,
   ReserveResult,
+  StoredEvent,
   TerminalUpdate,
   Transport,
   WorkerInfo,
@@ -754,8 +755,41 @@ export class MemoryTransport implements Transport {
     return 0;
   }
 
+  /** The event stream: entries oldest first, capped like Redis's (exactly, here). */
+  private readonly events: StoredEvent[] = [];
+  private eventSeq = 1;
+  private readonly eventWaiters = new Set<() => void>();
+
+  async appendEvents(events: string[], maxLength: number): Promise<void> {
+    for (const json of events) this.events.push({ cursor: `${Date.now()}-${this.eventSeq++}`, json });
+    if (this.events.length > maxLength) this.events.splice(0, this.events.length - maxLength);
+    for (const wake of [...this.eventWaiters]) wake();
+  }
+
+  async readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }> {
+    const after = from === '$' ? (this.events[this.events.length - 1]?.cursor ?? '0-0') : from;
+    const seq = (cursor: string) => Number(cursor.slice(cursor.indexOf('-') + 1));
+    const read = () => {
+      const events = this.events.filter((e) => after === '0' || seq(e.cursor) > seq(after)).slice(0, count);
+      return { events, cursor: events.length ? events[events.length - 1].cursor : after };
+    };
+    const now = read();
+    if (now.events.length || !blockMs) return now;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.eventWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, blockMs);
+      this.eventWaiters.add(done);
+    });
+    return read();
+  }
+
   async close(): Promise<void> {
     for (const waiter of [...this.workWaiters]) waiter.resolve();
+    for (const wake of [...this.eventWaiters]) wake();
     for (const set of [...this.resultWaiters.values()]) for (const w of [...set]) w.fn(null);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();

@@ -96,4 +96,9 @@ export class RedisKeys {
   allPattern(): string {
     return `${this.prefix}:*`;
   }
+
+  /** The capped stream of task and worker events (one per prefix). */
+  events(): string {
+    return `${this.prefix}:events`;
+  }
 }

@@ -9,6 +9,7 @@ import type {
   QueueCounts,
   ReserveRequest,
   ReserveResult,
+  StoredEvent,
   TerminalUpdate,
   Transport,
   WorkerInfo,
@@ -93,6 +94,8 @@ export class RedisTransport implements Transport {
   /** The blocking connection of each group, kept across waits. */
   private readonly blockingConns = new Map<string, RedisClient>();
   private subscriber?: RedisClient;
+  /** The connection of blocking event reads (opened on first use). */
+  private eventsReader?: RedisClient;
   private readonly waiters = new Map<string, Set<(rec: ResultRecord | null) => void>>();
   /** Raw listeners of control and reply channels. */
   private readonly channelListeners = new Map<string, Set<(message: string) => void>>();
@@ -724,9 +727,37 @@ export class RedisTransport implements Transport {
     return performance.now() - t0;
   }
 
+  async appendEvents(events: string[], maxLength: number): Promise<void> {
+    const key = this.keys.events();
+    const pipeline = this.client.pipeline();
+    for (const e of events) pipeline.xadd(key, 'MAXLEN', '~', maxLength, '*', 'e', e);
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  async readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }> {
+    const key = this.keys.events();
+    if (from === '$') {
+      const [last] = (await this.client.xrevrange(key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+      from = last?.[0] ?? '0-0';
+    }
+    let reply: Array<[string, Array<[string, string[]]>]> | null;
+    if (blockMs !== undefined && blockMs > 0) {
+      // a blocking read has a connection of its own, so it never holds up commands
+      this.eventsReader ??= this.connect('blocking');
+      reply = (await this.eventsReader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, from)) as typeof reply;
+    } else {
+      reply = (await this.client.xread('COUNT', count, 'STREAMS', key, from)) as typeof reply;
+    }
+    const events = (reply?.[0]?.[1] ?? []).map(([cursor, fields]) => ({ cursor, json: fields[1] }));
+    return { events, cursor: events.length ? events[events.length - 1].cursor : from };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.eventsReader?.disconnect();
     // End every wait for a result (null, as on timeout) before the subscriber goes.
     for (const set of [...this.waiters.values()]) for (const fn of [...set]) fn(null);
     for (const id of [...this.blockingConns.keys()]) this.dropWait(id);
