@@ -9,8 +9,11 @@ import {
   Param,
   Post,
   Query,
+  Req,
+  Res,
   UseGuards,
 } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { TaskClient } from '../client/task.client.js';
 import { TaskInspector } from '../control/task-inspector.js';
 import { TaskQueueConfigError } from '../errors/index.js';
@@ -18,8 +21,8 @@ import type { ResultRecord } from '../protocol/result.js';
 import { TASK_QUEUE_BEAT_STORE } from '../task-queue.constants.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
 import type { ParkedEntry, QueueCounts, WorkerInfo } from '../transport/transport.interface.js';
-import { DashboardGuard } from './dashboard.guard.js';
-import { DASHBOARD_OPTIONS, type TaskQueueDashboardOptions } from './dashboard.options.js';
+import { DashboardGuard, readCookie } from './dashboard.guard.js';
+import { DASHBOARD_CSRF_COOKIE, DASHBOARD_OPTIONS, type TaskQueueDashboardOptions } from './dashboard.options.js';
 import { dashboardPage } from './dashboard.page.js';
 
 /** What the dashboard's page polls. @publicApi */
@@ -58,11 +61,32 @@ export class DashboardController {
     @Inject(DASHBOARD_OPTIONS) private readonly options: TaskQueueDashboardOptions,
   ) {}
 
+  /**
+   * The page. It carries the CSRF token (also set as an HttpOnly, SameSite=Strict
+   * cookie: mutating requests must send it back in a header) and a strict
+   * Content-Security-Policy: only its own inline script runs.
+   */
   @Get()
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  page(): string {
-    return dashboardPage();
+  @Header('x-content-type-options', 'nosniff')
+  @Header('x-frame-options', 'DENY')
+  @Header('referrer-policy', 'no-referrer')
+  page(
+    @Req() request: { headers: Record<string, string | string[] | undefined>; originalUrl?: string; url?: string },
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
+  ): string {
+    const existing = readCookie(request, DASHBOARD_CSRF_COOKIE);
+    const token =
+      existing && /^[A-Za-z0-9_-]{32,64}$/.test(existing) ? existing : randomBytes(24).toString('base64url');
+    const nonce = randomBytes(16).toString('base64');
+    const path = (request.originalUrl ?? request.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
+    response.setHeader('set-cookie', `${DASHBOARD_CSRF_COOKIE}=${token}; Path=${path}; HttpOnly; SameSite=Strict`);
+    response.setHeader(
+      'content-security-policy',
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    );
+    return dashboardPage({ csrfToken: token, nonce });
   }
 
   @Get('api/overview')

@@ -5,14 +5,16 @@
  * are untrusted.
  * @internal
  */
-export function dashboardPage(): string {
+export function dashboardPage(opts: { csrfToken: string; nonce: string }): string {
+  const attr = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Task queue</title>
-<style>
+<meta name="taskqueue-csrf" content="${attr(opts.csrfToken)}">
+<style nonce="${attr(opts.nonce)}">
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7f9; }
   body { margin: 0 auto; max-width: 1200px; padding: 1rem 1.5rem 3rem; }
   h1 { font-size: 1.4rem; margin: .5rem 0 0; }
@@ -53,12 +55,15 @@ export function dashboardPage(): string {
 <div class="row"><span>Queue:</span><span id="parked-queue" class="empty">pick one above (its dead or rejected count)</span></div>
 <table id="parked"><thead><tr><th>when</th><th>id</th><th>kind</th><th>reason</th></tr></thead><tbody></tbody></table>
 
-<script>
+<script nonce="${attr(opts.nonce)}">
 (() => {
   const base = location.pathname.replace(/\\/+$/, '');
   let readOnly = true;
-  const api = async (path, init) => {
-    const res = await fetch(base + '/api/' + path, init);
+  const csrf = document.querySelector('meta[name="taskqueue-csrf"]').content;
+  const api = async (path, init = {}) => {
+    const headers = Object.assign({}, init.headers);
+    if (init.method && init.method !== 'GET') headers['x-taskqueue-csrf'] = csrf;
+    const res = await fetch(base + '/api/' + path, Object.assign({}, init, { headers, credentials: 'same-origin' }));
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(body.message || res.statusText);
     return body;

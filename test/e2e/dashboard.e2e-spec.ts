@@ -3,8 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { TaskClient, TaskQueueModule, TaskWorker } from '../../src/index.js';
+import { TaskClient, TaskQueueConfigError, TaskQueueModule, TaskWorker } from '../../src/index.js';
 import { TaskQueueDashboardModule } from '../../src/dashboard/index.js';
+import { TaskInspector } from '../../src/control/task-inspector.js';
 import { MathService } from '../fixtures/math.service.js';
 import { REDIS_URL, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 
@@ -36,7 +37,7 @@ describe('web dashboard in a real browser', () => {
       throw new Error(
         `No Chromium at ${CHROMIUM}: install the chromium package (apt-get install chromium) or set CHROMIUM_PATH.`,
       );
-    ({ app, base } = await serve([TaskQueueDashboardModule.forRoot({ path: 'ops/tasks' })], prefix));
+    ({ app, base } = await serve([TaskQueueDashboardModule.forRoot({ path: 'ops/tasks', public: true })], prefix));
     client = app.get(TaskClient);
     worker = app.get(TaskWorker);
     await worker.start({ concurrency: 2 });
@@ -125,5 +126,53 @@ describe('web dashboard in a real browser', () => {
     } finally {
       await locked.app.close();
     }
+  });
+
+  it('refuses to boot without canActivate unless public: true is set', () => {
+    expect(() => TaskQueueDashboardModule.forRoot()).toThrow(TaskQueueConfigError);
+    expect(() => TaskQueueDashboardModule.forRoot({ path: 'x' })).toThrow(/canActivate/);
+    expect(() => TaskQueueDashboardModule.forRoot({ public: true })).not.toThrow();
+    expect(() => TaskQueueDashboardModule.forRoot({ canActivate: () => true })).not.toThrow();
+  });
+
+  it('refuses a change without the CSRF token, a cross-site form POST included, and changes nothing', async () => {
+    const queue = 'csrf-target';
+    const r = await client.for(MathService).add.applyAsync([1, 2], { queue });
+    expect((await app.get(TaskInspector).counts(queue)).ready).toBe(1);
+    const purge = `${base}/ops/tasks/api/queues/${queue}/purge`;
+    // what a cross-site <form enctype="text/plain" method="post"> sends
+    const form = await fetch(purge, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      body: 'x=1',
+    });
+    expect(form.status).toBe(403);
+    // no token at all, even same-site
+    expect((await fetch(purge, { method: 'POST' })).status).toBe(403);
+    // a token without the cookie it must match, and a cookie without the token
+    expect((await fetch(purge, { method: 'POST', headers: { 'x-taskqueue-csrf': 'a'.repeat(32) } })).status).toBe(403);
+    const pageRes = await fetch(`${base}/ops/tasks`);
+    const cookie = pageRes.headers.get('set-cookie')!.split(';')[0];
+    expect(pageRes.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    expect(pageRes.headers.get('content-security-policy')).toMatch(/script-src 'nonce-/);
+    const token = /name="taskqueue-csrf" content="([^"]+)"/.exec(await pageRes.text())![1];
+    expect((await fetch(purge, { method: 'POST', headers: { cookie } })).status).toBe(403);
+    expect((await fetch(purge, { method: 'POST', headers: { cookie, 'x-taskqueue-csrf': token + 'x' } })).status).toBe(
+      403,
+    );
+    // the token from another browser's page does not match this cookie
+    expect(
+      (
+        await fetch(purge, {
+          method: 'POST',
+          headers: { cookie: 'taskqueue_csrf=' + 'b'.repeat(32), 'x-taskqueue-csrf': token },
+        })
+      ).status,
+    ).toBe(403);
+    expect((await app.get(TaskInspector).counts(queue)).ready).toBe(1);
+    expect(await r.state()).toBe('PENDING');
+    // with both, it goes through
+    expect((await fetch(purge, { method: 'POST', headers: { cookie, 'x-taskqueue-csrf': token } })).status).toBe(201);
+    expect((await app.get(TaskInspector).counts(queue)).ready).toBe(0);
   });
 });
