@@ -11,8 +11,13 @@ import {
   Query,
   Req,
   Res,
+  Sse,
   UseGuards,
+  type MessageEvent,
 } from '@nestjs/common';
+import { map, type Observable } from 'rxjs';
+import { PeriodicSchedules } from '../beat/periodic-schedules.service.js';
+import type { TaskEvent } from '../interfaces/index.js';
 import { randomBytes } from 'node:crypto';
 import { TaskClient } from '../client/task.client.js';
 import { TaskInspector } from '../control/task-inspector.js';
@@ -24,6 +29,31 @@ import type { ParkedEntry, QueueCounts, WorkerInfo } from '../transport/transpor
 import { DashboardGuard, readCookie } from './dashboard.guard.js';
 import { DASHBOARD_CSRF_COOKIE, DASHBOARD_OPTIONS, type TaskQueueDashboardOptions } from './dashboard.options.js';
 import { dashboardPage } from './dashboard.page.js';
+import { DashboardEvents, type DashboardTaskSummary } from './dashboard.events.js';
+
+/** A node of a task's workflow tree. @publicApi */
+export interface DashboardTaskNode {
+  id: string;
+  task?: string;
+  queue?: string;
+  state: string;
+  children: DashboardTaskNode[];
+}
+
+/** A task's detail. @publicApi */
+export interface DashboardTaskDetail {
+  id: string;
+  queue?: string;
+  record: ResultRecord | null;
+  /** Its events, oldest first (empty without the `events` option). */
+  events: TaskEvent[];
+  /** Its ancestors, the root first (from the result records' parentId). */
+  parents: Array<{ id: string; task?: string; queue?: string; state: string }>;
+  /** What it published (workflow steps, links), as a tree. */
+  children: DashboardTaskNode[];
+}
+
+const TREE_NODES = 100;
 
 /** What the dashboard's page polls. @publicApi */
 export interface DashboardOverview {
@@ -33,6 +63,8 @@ export interface DashboardOverview {
   workers: WorkerInfo[];
   beat: { id: string; at: number } | null;
   readOnly: boolean;
+  /** Whether the module's `events` option is on (the task list, timelines, charts and live updates need it). */
+  events: boolean;
 }
 
 /** Turns bad input (a name that cannot be a queue or task id) into a 400 that says why. */
@@ -59,6 +91,8 @@ export class DashboardController {
     private readonly client: TaskClient,
     @Inject(TASK_QUEUE_BEAT_STORE) private readonly beat: BeatStore,
     @Inject(DASHBOARD_OPTIONS) private readonly options: TaskQueueDashboardOptions,
+    private readonly events: DashboardEvents,
+    private readonly schedules: PeriodicSchedules,
   ) {}
 
   /**
@@ -108,6 +142,7 @@ export class DashboardController {
       workers,
       beat: beat && { id: beat.id, at: beat.at },
       readOnly: this.options.readOnly === true,
+      events: this.events.enabled,
     };
   }
 
@@ -128,10 +163,72 @@ export class DashboardController {
     return this.inspector.active(500);
   }
 
+  /** The task list, from the event stream (needs the `events` option). */
+  @Get('api/tasks')
+  async tasks(
+    @Query() q: Record<string, string | undefined>,
+  ): Promise<{ events: boolean; tasks: DashboardTaskSummary[] }> {
+    if (!this.events.enabled) return { events: false, tasks: [] };
+    const time = (v: string | undefined) => (v && Number.isFinite(Number(v)) ? Number(v) : undefined);
+    const tasks = await this.events.tasks({
+      state: q.state || undefined,
+      task: q.task || undefined,
+      queue: q.queue || undefined,
+      worker: q.worker || undefined,
+      from: time(q.from),
+      to: time(q.to),
+      search: q.search?.trim() || undefined,
+      limit: clamp(q.limit, 200),
+    });
+    return { events: true, tasks };
+  }
+
   @Get('api/tasks/:id')
-  async task(@Param('id') id: string): Promise<{ id: string; queue?: string; record: ResultRecord | null }> {
+  async task(@Param('id') id: string): Promise<DashboardTaskDetail> {
     const found = await badInput(() => this.inspector.findTask(id));
-    return found ? { id, queue: found.queue, record: found.record } : { id, record: null };
+    const events = this.events.enabled ? await this.events.timeline(id) : [];
+    const parents: DashboardTaskDetail['parents'] = [];
+    const seen = new Set([id]);
+    for (let parentId = found?.record.parentId; parentId && !seen.has(parentId) && parents.length < 10;) {
+      seen.add(parentId);
+      const p = await this.inspector.findTask(parentId);
+      parents.unshift({ id: parentId, task: p?.record.task, queue: p?.queue, state: p?.record.state ?? 'PENDING' });
+      parentId = p?.record.parentId;
+    }
+    return {
+      id,
+      queue: found?.queue,
+      record: found?.record ?? null,
+      events,
+      parents,
+      children: await this.tree(found?.record ?? null),
+    };
+  }
+
+  /** The workflow below a record, breadth first, at most TREE_NODES nodes. */
+  private async tree(record: ResultRecord | null): Promise<DashboardTaskNode[]> {
+    const roots: DashboardTaskNode[] = [];
+    let level: Array<{ into: DashboardTaskNode[]; record: ResultRecord | null }> = [{ into: roots, record }];
+    let count = 0;
+    while (level.length && count < TREE_NODES) {
+      const next: typeof level = [];
+      for (const { into, record: rec } of level)
+        for (const c of rec?.children ?? []) {
+          if (count++ >= TREE_NODES) break;
+          const child = await (await this.client.result(c.id, c.queue)).record();
+          const node: DashboardTaskNode = {
+            id: c.id,
+            task: c.task,
+            queue: c.queue,
+            state: child?.state ?? 'PENDING',
+            children: [],
+          };
+          into.push(node);
+          next.push({ into: node.children, record: child });
+        }
+      level = next;
+    }
+    return roots;
   }
 
   @Post('api/tasks/:id/revoke')
@@ -153,12 +250,94 @@ export class DashboardController {
     return { purged: queue };
   }
 
+  @Post('api/queues/:queue/:kind/:op')
+  async parked(
+    @Param('queue') queue: string,
+    @Param('kind') kind: string,
+    @Param('op') op: string,
+    @Body() body: { ids?: unknown; all?: boolean } | undefined,
+  ): Promise<{ queue: string; kind: string; op: string; count: number }> {
+    this.writable();
+    if ((kind !== 'dead' && kind !== 'rejected') || (op !== 'replay' && op !== 'delete'))
+      throw new BadRequestException('Expected /queues/<queue>/(dead|rejected)/(replay|delete).');
+    const ids =
+      body?.all === true
+        ? ('all' as const)
+        : Array.isArray(body?.ids) && body.ids.every((i) => typeof i === 'string')
+          ? (body.ids as string[])
+          : undefined;
+    if (!ids) throw new BadRequestException('Expected a body of { ids: [...] } or { all: true }.');
+    const count = await badInput(() =>
+      kind === 'dead'
+        ? op === 'replay'
+          ? this.inspector.replayDead(queue, ids)
+          : this.inspector.deleteDead(queue, ids)
+        : op === 'replay'
+          ? this.inspector.replayRejected(queue, ids)
+          : this.inspector.deleteRejected(queue, ids),
+    );
+    return { queue, kind, op, count };
+  }
+
+  /** Finished tasks per minute and queue (needs the `events` option). */
+  @Get('api/throughput')
+  throughput(@Query('minutes') minutes?: string): ReturnType<DashboardEvents['throughput']> {
+    return this.events.throughput(clamp(minutes, 30, 240));
+  }
+
+  @Get('api/schedules')
+  async scheduleList(): Promise<
+    Array<{
+      name: string;
+      task: string;
+      queue: string;
+      every?: number;
+      cron?: string;
+      timezone?: string;
+      paused: boolean;
+      nextRunAt: number | null;
+      lastRunAt: number | null;
+      lastTaskId: string | null;
+    }>
+  > {
+    return (await this.schedules.list()).map((s) => ({
+      name: s.name,
+      task: s.task,
+      queue: s.queue,
+      every: s.every,
+      cron: s.cron,
+      timezone: s.timezone,
+      paused: s.paused,
+      nextRunAt: s.nextRunAt?.getTime() ?? null,
+      lastRunAt: s.lastRunAt?.getTime() ?? null,
+      lastTaskId: s.lastTaskId,
+    }));
+  }
+
+  @Post('api/schedules/:name/:op')
+  async schedule(@Param('name') name: string, @Param('op') op: string): Promise<{ name: string; paused: boolean }> {
+    this.writable();
+    if (op !== 'pause' && op !== 'resume') throw new BadRequestException('Expected pause or resume.');
+    const ok = op === 'pause' ? await this.schedules.pause(name) : await this.schedules.resume(name);
+    if (!ok) throw new BadRequestException(`No schedule named ${JSON.stringify(name)}.`);
+    return { name, paused: op === 'pause' };
+  }
+
+  /**
+   * Live events for the page (server-sent events). However many pages are
+   * open, the process reads the stream once (DashboardEvents).
+   */
+  @Sse('api/stream')
+  stream(): Observable<MessageEvent> {
+    return this.events.live().pipe(map((e) => ({ data: e })));
+  }
+
   private writable(): void {
     if (this.options.readOnly) throw new ForbiddenException('The dashboard is read-only.');
   }
 }
 
-function clamp(limit: string | undefined): number {
-  const n = Number(limit ?? 50);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 500) : 50;
+function clamp(limit: string | undefined, fallback = 50, max = 500): number {
+  const n = Number(limit ?? fallback);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, max) : fallback;
 }

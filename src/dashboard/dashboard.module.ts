@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { TaskQueueConfigError } from '../errors/index.js';
 import { DashboardController } from './dashboard.controller.js';
+import { DashboardEvents } from './dashboard.events.js';
 import { DashboardGuard } from './dashboard.guard.js';
 import { DASHBOARD_OPTIONS, type TaskQueueDashboardOptions } from './dashboard.options.js';
 
@@ -32,7 +33,7 @@ export class TaskQueueDashboardModule {
       module: TaskQueueDashboardModule,
       imports: [RouterModule.register([{ path, module: TaskQueueDashboardModule }])],
       controllers: [DashboardController],
-      providers: [{ provide: DASHBOARD_OPTIONS, useValue: options }, DashboardGuard],
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: options }, DashboardGuard, DashboardEvents],
     };
   }
 }
