@@ -65,6 +65,10 @@ export class DashboardEvents implements OnModuleDestroy {
   private readonly subscribers = new Set<Subscriber<TaskEvent>>();
   private reading?: Promise<void>;
   private stopped = false;
+  /** This process's copy of the stream's window, and where it was read up to. */
+  private readonly copy: TaskEvent[] = [];
+  private copyCursor = '0';
+  private catchingUp?: Promise<TaskEvent[]>;
 
   constructor(
     private readonly inspector: TaskInspector,
@@ -75,17 +79,27 @@ export class DashboardEvents implements OnModuleDestroy {
     return this.options.events.enabled;
   }
 
-  /** Every event kept, oldest first (bounded by the stream's cap). */
-  async all(): Promise<TaskEvent[]> {
-    const out: TaskEvent[] = [];
-    let from = '0';
-    while (out.length < MAX_SCAN) {
-      const page = await this.inspector.events({ from, count: PAGE });
-      out.push(...page.events);
+  /**
+   * Every event kept, oldest first. The process keeps a copy of the stream's
+   * window (about the `events` option's maxLength) and reads only what came
+   * since its last read, so a page refresh costs one short read, not the window.
+   */
+  all(): Promise<TaskEvent[]> {
+    this.catchingUp ??= this.catchUp().finally(() => (this.catchingUp = undefined));
+    return this.catchingUp;
+  }
+
+  private async catchUp(): Promise<TaskEvent[]> {
+    const keep = this.options.events.maxLength + 100;
+    for (let read = 0; read < MAX_SCAN;) {
+      const page = await this.inspector.events({ from: this.copyCursor, count: PAGE });
+      this.copy.push(...page.events);
+      this.copyCursor = page.cursor;
+      read += page.events.length;
       if (page.events.length < PAGE) break;
-      from = page.cursor;
     }
-    return out;
+    if (this.copy.length > keep) this.copy.splice(0, this.copy.length - keep);
+    return this.copy.slice();
   }
 
   /** The task list: one summary per task id, newest activity first, filtered. */

@@ -61,14 +61,20 @@ describe('web dashboard in a real browser', () => {
     await page.goto(`${base}/ops/tasks`);
     await page.waitForSelector('#live.on');
   };
-  /** Parks messages in a queue's dead-letter list, as a worker does after the last retry. */
+  /**
+   * Parks messages in a queue's dead-letter list as a worker does after the
+   * last retry (fail() of a message nobody holds: nothing can run it first).
+   */
   const deadLetter = async (queue: string, items: Array<{ id: string; args: unknown[] }>) => {
-    await transport.publish(
-      items.map(({ id, args }) => ({
-        queue,
-        id,
-        priority: 5,
-        raw: encodeMessage({
+    for (const { id, args } of items)
+      await transport.fail(
+        {
+          queue,
+          id,
+          record: { id, state: TaskState.FAILURE, at: Date.now(), error: { type: 'Error', message: 'gave up' } },
+          resultTtlMs: 60_000,
+        },
+        encodeMessage({
           id,
           priority: 5,
           queue,
@@ -78,26 +84,6 @@ describe('web dashboard in a real browser', () => {
           args,
           v: PROTOCOL_VERSION,
         }),
-      })),
-    );
-    const held = await transport.reserve({
-      queue,
-      max: items.length,
-      startCount: items.length,
-      leaseMs: 30_000,
-      workerId: 'dashboard-test',
-      maxRedeliveries: 3,
-      resultTtlMs: 60_000,
-    });
-    for (const it of held.items)
-      await transport.fail(
-        {
-          queue,
-          id: it.id,
-          record: { id: it.id, state: TaskState.FAILURE, at: Date.now(), error: { type: 'Error', message: 'gave up' } },
-          resultTtlMs: 60_000,
-        },
-        it.raw,
       );
   };
 
@@ -237,6 +223,41 @@ describe('web dashboard in a real browser', () => {
     MathService.gates.add(gate);
     await r.get({ timeout: 5000 });
     await page.waitForSelector(`#tasks tr[data-id="${r.id}"] td:text-is("SUCCESS")`, { timeout: 1000 });
+  });
+
+  it('feeds every open page from one blocking reader of the stream per process', async () => {
+    // count the blocking reads the real inspector makes (a wrapper around it, nothing replaced)
+    const original = inspector.events.bind(inspector);
+    let inflight = 0;
+    let most = 0;
+    let reads = 0;
+    inspector.events = async (o = {}) => {
+      if (o.block === undefined) return original(o);
+      reads++;
+      most = Math.max(most, ++inflight);
+      try {
+        return await original(o);
+      } finally {
+        inflight--;
+      }
+    };
+    const pages = await Promise.all([1, 2, 3].map(() => browser.newPage()));
+    try {
+      await Promise.all(
+        pages.map(async (p) => {
+          await p.goto(`${base}/ops/tasks`);
+          await p.waitForSelector('#live.on');
+        }),
+      );
+      const r = await client.for(MathService).add.delay(5, 5);
+      await r.get({ timeout: 5000 });
+      await Promise.all(pages.map((p) => p.waitForSelector(`#tasks tr[data-id="${r.id}"] td:text-is("SUCCESS")`)));
+      expect(reads).toBeGreaterThan(0);
+      expect(most).toBe(1);
+    } finally {
+      inspector.events = original;
+      await Promise.all(pages.map((p) => p.close()));
+    }
   });
 
   it('replays one, selected and all dead letters, and deletes them', async () => {
