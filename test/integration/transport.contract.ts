@@ -768,6 +768,17 @@ export function describeTransportContract(
         expect(await t.counts(q)).toEqual({ ready: 0, delayed: 0, reserved: 0, dead: 0, rejected: 0 });
       });
 
+      it('keeps the order of a long list when it takes a few entries out of it', async () => {
+        const q = newQueue();
+        const ms = Array.from({ length: 1200 }, () => msg(q));
+        // fail() of messages nobody holds parks them just the same
+        for (const m of ms) await t.fail({ ...update(q, m.id, null), record: record(m.id, TaskState.FAILURE) }, m.raw);
+        expect(await t.parked('replay', q, 'dead', [ms[7].id, ms[1100].id])).toBe(2);
+        const left = ms.filter((_, i) => i !== 7 && i !== 1100).reverse();
+        expect(ids(await t.listDead(q, 0, 2000))).toEqual(left.map((m) => m.id));
+        expect(ids((await t.reserve(req(q))).items)).toEqual([ms[7].id, ms[1100].id]);
+      });
+
       it('replays and deletes rejected messages, an unparsable one included', async () => {
         const q = newQueue();
         const [a, b] = [msg(q), msg(q)];
