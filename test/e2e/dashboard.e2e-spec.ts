@@ -215,6 +215,18 @@ describe('web dashboard in a real browser', () => {
     await page.waitForSelector('#task dd:text-is("13")');
   });
 
+  it('revokes a waiting task from its detail', async () => {
+    const r = await client.for(MathService).add.applyAsync([1, 1], { countdown: 60_000 });
+    await open();
+    await page.fill('#task-id', r.id);
+    await page.click('#lookup button');
+    await page.waitForSelector('#task-state:has-text("PENDING")');
+    await page.locator('#task-state button', { hasText: 'revoke' }).click();
+    await page.waitForSelector('#task-state:has-text("REVOKED")');
+    expect(await r.state()).toBe('REVOKED');
+    expect(await page.locator('#task-state button').count()).toBe(0);
+  });
+
   it('updates live: a task finishing shows in the list within a second', async () => {
     await open();
     const gate = 'dashboard-live';
