@@ -164,6 +164,11 @@ describe('web dashboard in a real browser', () => {
     await open();
     await page.waitForSelector(`#tasks tr[data-id="${ok.id}"] td:text-is("SUCCESS")`);
     await page.waitForSelector(`#tasks tr[data-id="${bad.id}"] td:text-is("FAILURE")`);
+    // the queue's chart of finished tasks per minute: green and red bars, and the failure rate
+    const queueRow = page.locator('#queues tbody tr[data-queue="default"]');
+    await queueRow.locator('svg.chart rect[fill="#3a9a5b"]').first().waitFor();
+    await queueRow.locator('svg.chart rect[fill="#c8473d"]').first().waitFor();
+    expect(await queueRow.locator('td').nth(7).textContent()).toMatch(/^\d+\.\d %$/);
 
     // filter by state
     await page.selectOption('#f-state', 'FAILURE');
