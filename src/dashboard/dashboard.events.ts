@@ -141,7 +141,7 @@ export class DashboardEvents implements OnModuleDestroy {
   ): Promise<{ start: number; minutes: number; queues: Record<string, { succeeded: number[]; failed: number[] }> }> {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const queues: Record<string, { succeeded: number[]; failed: number[] }> = {};
-    for (const e of await this.all()) {
+    for (const e of this.enabled ? await this.all() : []) {
       if ((e.type !== 'task-succeeded' && e.type !== 'task-failed') || e.at < start || !e.queue) continue;
       const q = (queues[e.queue] ??= { succeeded: Array(minutes).fill(0), failed: Array(minutes).fill(0) });
       const i = Math.min(minutes - 1, Math.floor((e.at - start) / 60_000));
