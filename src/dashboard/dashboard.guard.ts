@@ -17,7 +17,13 @@ export function readCookie(request: HttpRequest, name: string): string | undefin
   const header = request.headers.cookie;
   for (const part of (Array.isArray(header) ? header.join(';') : (header ?? '')).split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined; // malformed: as if absent
+      }
+    }
   }
   return undefined;
 }
@@ -47,14 +53,9 @@ export class DashboardGuard implements CanActivate {
     if (this.options.readOnly) throw new ForbiddenException('The dashboard is read-only.');
     const site = header(request, 'sec-fetch-site');
     if (site && site !== 'same-origin') throw new ForbiddenException('Cross-site request refused by the dashboard.');
-    const cookie = readCookie(request, DASHBOARD_CSRF_COOKIE);
-    const token = header(request, DASHBOARD_CSRF_HEADER);
-    if (
-      !cookie ||
-      !token ||
-      cookie.length !== token.length ||
-      !timingSafeEqual(Buffer.from(cookie), Buffer.from(token))
-    )
+    const cookie = Buffer.from(readCookie(request, DASHBOARD_CSRF_COOKIE) ?? '');
+    const token = Buffer.from(header(request, DASHBOARD_CSRF_HEADER) ?? '');
+    if (cookie.length < 16 || cookie.length !== token.length || !timingSafeEqual(cookie, token))
       throw new ForbiddenException('Missing or wrong CSRF token: reload the dashboard.');
     return true;
   }
