@@ -195,9 +195,14 @@ export class DashboardEvents implements OnModuleDestroy {
 }
 
 function fold(t: DashboardTaskSummary, e: TaskEvent): void {
-  t.at = e.at;
-  // a late 'received' of a retry must not hide the final state: keep the latest event's state
-  t.state = EVENT_STATE[e.type];
+  // The publisher writes 'task-sent' after publishing, so a fast worker's events
+  // may come before it in the stream: it never takes a task back to SENT.
+  const late = e.type === 'task-sent' && t.state !== 'SENT';
+  if (!late) {
+    t.at = Math.max(t.at, e.at);
+    t.state = EVENT_STATE[e.type];
+  }
+  t.sentAt = Math.min(t.sentAt, e.at);
   if (e.task) t.task = e.task;
   if (e.queue) t.queue = e.queue;
   if (e.worker) t.worker = e.worker;

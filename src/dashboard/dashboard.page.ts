@@ -366,7 +366,8 @@ const SCRIPT = String.raw`
   function onEvent(e) {
     if (e.id && STATE[e.type]) {
       const t = tasks.get(e.id) || { id: e.id, sentAt: e.at };
-      t.at = e.at; t.state = STATE[e.type];
+      // 'task-sent' is written after publishing: a fast worker's events may come first
+      if (!(e.type === 'task-sent' && t.state && t.state !== 'SENT')) { t.at = Math.max(t.at || 0, e.at); t.state = STATE[e.type]; }
       for (const f of ['task', 'queue', 'worker', 'argsrepr', 'resultrepr', 'exception', 'retries', 'runtime']) if (e[f] !== undefined) t[f] = e[f];
       tasks.set(e.id, t);
       if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; renderTasks(); }); }
