@@ -13,6 +13,7 @@ import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
 import { SignalEmitter } from './signals/signal.emitter.js';
 import { TaskInspector } from './control/task-inspector.js';
+import { TaskControl } from './control/task-control.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
 import { TaskEventsWriter } from './events/task-events.writer.js';
 
@@ -34,6 +35,7 @@ import { TaskEventsWriter } from './events/task-events.writer.js';
   imports: [DiscoveryModule],
   providers: [
     TaskInspector,
+    TaskControl,
     SignalEmitter,
     TaskCorrelationMiddleware,
     optionsProvider,
@@ -54,6 +56,7 @@ import { TaskEventsWriter } from './events/task-events.writer.js';
   ],
   exports: [
     TaskInspector,
+    TaskControl,
     SignalEmitter,
     TaskCorrelationMiddleware,
     TASK_QUEUE_OPTIONS,

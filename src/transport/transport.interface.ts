@@ -120,11 +120,30 @@ export interface WorkerInfo {
 }
 
 /** A remote-control message to every worker (Celery's broadcast). */
+/** Celery's inspect and control verbs. */
+export type ControlCommand =
+  | 'ping'
+  | 'active'
+  | 'reserved'
+  | 'registered'
+  | 'stats'
+  | 'conf'
+  | 'revoke'
+  | 'rate_limit'
+  | 'time_limit'
+  | 'add_consumer'
+  | 'cancel_consumer'
+  | 'pool_grow'
+  | 'pool_shrink'
+  | 'shutdown';
+
 export interface ControlMessage {
   /** Request id; replies go to it. */
   id: string;
-  command: 'ping' | 'active' | 'revoke';
+  command: ControlCommand;
   args?: Record<string, unknown>;
+  /** Worker ids this message is for; every worker when absent. */
+  destination?: string[];
   /** Whether workers should answer. */
   reply: boolean;
 }
@@ -137,6 +156,13 @@ export interface ControlReply {
 }
 
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
+
+/** A message waiting in the broker for its due time. */
+export interface ScheduledEntry {
+  id: string;
+  dueAt: number;
+  raw: string;
+}
 
 /** An event as the stream keeps it: its position, and the event's JSON. */
 export interface StoredEvent {
@@ -224,6 +250,8 @@ export interface Transport {
 
   counts(queue: string): Promise<QueueCounts>;
   listDead(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
+  /** Messages waiting for their due time (countdown, ETA, retry backoff), soonest first. */
+  listScheduled(queue: string, start?: number, count?: number): Promise<ScheduledEntry[]>;
   listRejected(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
 
   /** Names of the queues that hold anything (messages, parked entries, results). */

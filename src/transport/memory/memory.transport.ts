@@ -17,6 +17,7 @@ import type {
   ReservedItem,
   ReserveRequest,
   ReserveResult,
+  ScheduledEntry,
   StoredEvent,
   TerminalUpdate,
   Transport,
@@ -682,6 +683,14 @@ export class MemoryTransport implements Transport {
       dead: q.dead.length,
       rejected: q.rejected.length,
     };
+  }
+
+  async listScheduled(queue: string, start = 0, count = 100): Promise<ScheduledEntry[]> {
+    const q = this.queues.get(queue);
+    if (!q) return [];
+    return q.delayedOrder
+      .slice(start, start + count)
+      .map(({ id, dueAt }) => ({ id, dueAt, raw: q.delayed.get(id)!.raw }));
   }
 
   async listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {

@@ -9,6 +9,7 @@ import type {
   QueueCounts,
   ReserveRequest,
   ReserveResult,
+  ScheduledEntry,
   StoredEvent,
   TerminalUpdate,
   Transport,
@@ -601,6 +602,14 @@ export class RedisTransport implements Transport {
     return rows.map((r) => JSON.parse(r) as ParkedEntry);
   }
 
+  async listScheduled(queue: string, start = 0, count = 100): Promise<ScheduledEntry[]> {
+    const flat = await this.client.zrange(this.keys.delayed(queue), start, start + count - 1, 'WITHSCORES');
+    const ids = flat.filter((_, i) => i % 2 === 0);
+    if (ids.length === 0) return [];
+    const raws = await this.client.hmget(this.keys.delayedMessages(queue), ...ids);
+    return ids.flatMap((id, i) => (raws[i] ? [{ id, dueAt: Number(flat[2 * i + 1]), raw: raws[i]! }] : []));
+  }
+
   listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
     return this.listParked(this.keys.dead(queue), start, count);
   }
@@ -684,6 +693,8 @@ export class RedisTransport implements Transport {
 
   async control(message: ControlMessage, timeoutMs: number): Promise<ControlReply[]> {
     const replies: ControlReply[] = [];
+    // with a destination, the wait ends as soon as every worker named has answered
+    let allIn: () => void = () => undefined;
     const stop = message.reply
       ? await this.listen(this.keys.reply(message.id), (raw) => {
           try {
@@ -691,11 +702,20 @@ export class RedisTransport implements Transport {
           } catch {
             // not a reply of ours
           }
+          if (message.destination && replies.length >= message.destination.length) allIn();
         })
       : undefined;
     try {
       await this.client.publish(this.keys.control(), JSON.stringify(message));
-      if (stop) await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+      if (stop)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          allIn = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          if (message.destination && replies.length >= message.destination.length) allIn();
+        });
     } finally {
       await stop?.();
     }
