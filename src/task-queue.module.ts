@@ -14,6 +14,7 @@ import { TaskWorker } from './worker/task.worker.js';
 import { SignalEmitter } from './signals/signal.emitter.js';
 import { TaskInspector } from './control/task-inspector.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
+import { OutboxRelay } from './outbox/outbox.relay.js';
 
 /**
  * Background tasks for the application: `TaskClient` to publish, `@Task()`
@@ -48,6 +49,7 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
     PeriodicSchedules,
     BeatScheduler,
     { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler },
+    OutboxRelay,
   ],
   exports: [
     TaskInspector,
@@ -62,6 +64,7 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
     beatStoreProvider,
     PeriodicSchedules,
     BeatScheduler,
+    OutboxRelay,
   ],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

@@ -10,6 +10,7 @@ import {
   ENV_BROKER_URL,
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
+import { resolveInTransaction, resolveOutboxOptions } from './outbox/outbox.options.js';
 
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
@@ -70,6 +71,8 @@ export function resolveModuleOptions(
     throw new TaskQueueConfigError('worker', worker, 'expected an object');
   // Validate now so a bad worker option fails at bootstrap, not when the worker starts.
   resolveWorkerOptions(worker, defaultQueue, 'worker.');
+  const outbox = resolveOutboxOptions(options.outbox);
+  const inTransaction = resolveInTransaction(options.inTransaction, outbox !== undefined);
   return {
     brokerUrl,
     transport,
@@ -84,6 +87,8 @@ export function resolveModuleOptions(
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),
       header: assertName('correlation.header', options.correlation?.header ?? 'correlationId'),
     },
+    inTransaction,
+    ...(outbox ? { outbox } : {}),
   };
 }
 
