@@ -17,6 +17,7 @@ import {
   type Transport,
 } from '../../src/index.js';
 import { resolveModuleOptions } from '../../src/task-queue.options.js';
+import { TaskQueueHealthIndicator, TaskQueueHealthModule } from '../../src/health/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { DATABASE_URL, testTable } from '../utils/postgres.js';
@@ -101,6 +102,7 @@ describe.each(BROKERS)(
               outbox: { dataSource: ds, table: OUTBOX, synchronize: true, relay: { pollInterval: '1s' } },
             }),
           }),
+          TaskQueueHealthModule,
         ],
         providers: [Accounts],
       }).compile();
@@ -249,16 +251,23 @@ describe.each(BROKERS)(
       expect(await Promise.all(results.map((r) => r.get({ timeout: 10_000 })))).toEqual([5, 6]);
     });
 
-    it('reports the outbox lag: the age of the oldest row waiting', async () => {
+    it('reports the outbox lag (age of the oldest row waiting) and the health check on it', async () => {
       const relay = app.get(OutboxRelay);
+      const health = app.get(TaskQueueHealthIndicator);
       await until(async () => (await relay.lag()).pending === 0, 10_000, 'an empty outbox');
       expect(await relay.lag()).toEqual({ lagMs: null, pending: 0 });
+      expect(await health.outboxCheck('outbox')).toEqual({
+        outbox: { status: 'up', lagMs: null, pending: 0, maxLagMs: 60_000 },
+      });
       await relay.stop();
       try {
         await db.transaction((em) => tasks.for(Accounts).echo.applyAsync([1], { transaction: em }));
-        const lag = await relay.lag();
-        expect(lag.pending).toBe(1);
-        expect(lag.lagMs).toEqual(expect.any(Number));
+        // the row waits: its age grows past a small maxLag
+        await until(async () => ((await relay.lag()).lagMs ?? 0) > 5, 10_000, 'a lag of a few ms');
+        expect((await relay.lag()).pending).toBe(1);
+        const down = await health.outboxCheck('outbox', { maxLag: 5 });
+        expect(down.outbox).toMatchObject({ status: 'down', pending: 1, maxLagMs: 5 });
+        expect(down.outbox.message).toMatch(/oldest outbox row has waited \d+ ms/);
       } finally {
         await relay.start();
       }
