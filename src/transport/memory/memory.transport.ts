@@ -254,6 +254,7 @@ export class MemoryTransport implements Transport {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Ids published with a once TTL ("<queue>\0<id>", chords "<queue>\0chord\0<id>") → expiry (publish-if-absent). */
   private readonly publishedOnce = new Map<string, number>();
+  private nextOncePrune = 0;
   private sweepTimer?: NodeJS.Timeout;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -435,8 +436,11 @@ export class MemoryTransport implements Transport {
     if (!onceTtlMs || onceTtlMs <= 0) return true;
     const until = this.publishedOnce.get(key);
     if (until !== undefined && until > now) return false;
-    if (this.publishedOnce.size > 10_000)
+    if (now >= this.nextOncePrune) {
+      // expired marks go at most once a minute, so each publish stays O(1)
       for (const [k, t] of this.publishedOnce) if (t <= now) this.publishedOnce.delete(k);
+      this.nextOncePrune = now + 60_000;
+    }
     this.publishedOnce.set(key, now + onceTtlMs);
     return true;
   }
