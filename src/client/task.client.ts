@@ -152,7 +152,7 @@ export class TaskClient implements CanvasPublisher {
       await this.transport.publish(items);
       after();
     };
-    if (route) route.scope.afterCommit(publish);
+    if (route) await route.scope.afterCommit(publish);
     else await publish();
   }
 

@@ -6,8 +6,12 @@ import type { SqlClient } from '../interfaces/task-options.interface.js';
  * `@nestjs-cls/transactional`); the core never loads one itself.
  */
 export interface TransactionScope {
-  /** Runs `publish` once the transaction commits; drops it when the transaction rolls back. */
-  afterCommit(publish: () => Promise<void>): void;
+  /**
+   * Runs `publish` once the transaction commits; drops it when the transaction
+   * rolls back. When the transaction has committed already, runs it now (and
+   * returns its promise).
+   */
+  afterCommit(publish: () => Promise<void>): Promise<void> | void;
   /** The transaction's SQL client (a TypeORM EntityManager, a node-postgres client), for the outbox. */
   readonly client?: SqlClient;
 }

@@ -8,10 +8,13 @@ const logger = new Logger('TaskQueueTransactional');
 /** The publishes held by one transaction (or savepoint) until it commits. */
 class HeldPublishes implements TransactionScope {
   private held: Array<() => Promise<void>> = [];
+  private committed = false;
 
   constructor(readonly client: SqlClient | undefined) {}
 
-  afterCommit(publish: () => Promise<void>): void {
+  /** Holds `publish` until the commit; once committed (a signal handler publishing during the flush), runs it now. */
+  afterCommit(publish: () => Promise<void>): Promise<void> | void {
+    if (this.committed) return publish();
     this.held.push(publish);
   }
 
@@ -27,6 +30,7 @@ class HeldPublishes implements TransactionScope {
    * lost publish is not acceptable).
    */
   async flush(): Promise<void> {
+    this.committed = true;
     const held = this.held;
     this.held = [];
     for (const publish of held) {
@@ -97,13 +101,21 @@ export function publishAfterCommit<A extends TransactionalAdapter<any, any, any>
       ...inner,
       wrapWithTransaction: async (txOptions, fn, setTx) => {
         let scope: HeldPublishes | undefined;
-        const result = await inner.wrapWithTransaction(txOptions, fn, (tx) => {
-          if (isObject(tx) && !held.has(tx)) held.set(tx, (scope = new HeldPublishes(asSqlClient(tx))));
-          setTx(tx);
-        });
-        // resolved: committed
-        await scope?.flush();
-        return result;
+        let scopeTx: object | undefined;
+        try {
+          const result = await inner.wrapWithTransaction(txOptions, fn, (tx) => {
+            if (isObject(tx) && scope === undefined) {
+              scopeTx = tx;
+              held.set(tx, (scope = new HeldPublishes(asSqlClient(tx))));
+            }
+            setTx(tx);
+          });
+          // resolved: committed
+          await scope?.flush();
+          return result;
+        } finally {
+          if (scopeTx && held.get(scopeTx) === scope) held.delete(scopeTx);
+        }
       },
       ...(nested
         ? {

@@ -59,6 +59,7 @@ describe('@nestjs-cls/transactional (TypeORM adapter) with publishAfterCommit()'
           chainParentSeen: true,
           chord: 6,
           chainRolledBackState: 'PENDING',
+          followUp: 42,
           delayed: 2,
         });
         expect(out.raceSeen).toEqual(Array.from({ length: 40 }, () => true));
