@@ -18,6 +18,7 @@ import {
 } from '../../src/index.js';
 import { resolveModuleOptions } from '../../src/task-queue.options.js';
 import { TaskQueueHealthIndicator, TaskQueueHealthModule } from '../../src/health/index.js';
+import { TaskQueueTester, TaskQueueTestingModule } from '../../src/testing/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { DATABASE_URL, testTable } from '../utils/postgres.js';
@@ -318,6 +319,50 @@ describe('transactional options', () => {
       await expect(
         app.get(TaskClient).send('accounts.echo', [1], { transaction: { query: async () => [] } }),
       ).rejects.toThrow(TaskQueueConfigError);
+    } finally {
+      await app.close();
+      await MemoryTransport.resetShared();
+    }
+  });
+});
+
+describe('transactional outbox with TaskQueueTestingModule', () => {
+  const table = testTable('testing_outbox');
+  let db: DataSource;
+
+  beforeAll(async () => {
+    db = await new DataSource({ type: 'postgres', url: DATABASE_URL, poolSize: 4 }).initialize();
+  });
+
+  afterAll(async () => {
+    await db.query(outboxMigration(table).down);
+    await db.destroy();
+  });
+
+  it('records what the relay publishes, each id once even when its row is relayed twice', async () => {
+    const app = await Test.createTestingModule({
+      imports: [
+        TaskQueueTestingModule.forRoot({
+          worker: false,
+          outbox: { dataSource: db, table, synchronize: true, relay: false },
+        }),
+      ],
+      providers: [{ provide: DataSource, useValue: db }, Accounts],
+    }).compile();
+    app.useLogger(false);
+    await app.init();
+    try {
+      const tester = app.get(TaskQueueTester);
+      const r = await db.transaction((em) =>
+        app.get(TaskClient).for(Accounts).echo.applyAsync([1], { transaction: em }),
+      );
+      expect(tester.published(Accounts, 'echo')).toEqual([]);
+      // the same row twice, as when a relay died between its publish and its delete
+      await db.query(`INSERT INTO ${table} (payload) SELECT payload FROM ${table}`);
+      expect(await app.get(OutboxRelay).relayBatch()).toBe(2);
+      expect(tester.published(Accounts, 'echo').map((p) => p.id)).toEqual([r.id]);
+      await expect(tester.drain()).resolves.toMatchObject({ succeeded: 1 });
+      expect(await r.get({ timeout: 1000 })).toBe(1);
     } finally {
       await app.close();
       await MemoryTransport.resetShared();

@@ -432,7 +432,7 @@ export class MemoryTransport implements Transport {
   // ---- Transport -------------------------------------------------------
 
   /** Publish-if-absent: true (and marks `key`) when it was not marked within its TTL. */
-  private firstTime(key: string, onceTtlMs: number | undefined, now: number): boolean {
+  protected firstTime(key: string, onceTtlMs: number | undefined, now: number): boolean {
     if (!onceTtlMs || onceTtlMs <= 0) return true;
     const until = this.publishedOnce.get(key);
     if (until !== undefined && until > now) return false;
