@@ -165,7 +165,13 @@ export class OutboxRelay implements OnModuleInit, OnApplicationBootstrap, Before
       const { batchSize } = this.config.relay || { batchSize: 500 };
       while (!this.stopped && (await this.relayBatch(batchSize)) === batchSize);
     } catch (err) {
-      this.logger.error(`Outbox relay failed, retrying at the next poll: ${(err as Error).message}`);
+      const missing = (err as { code?: string }).code === '42P01'; // undefined_table
+      this.logger.error(
+        `Outbox relay failed, retrying at the next poll: ${(err as Error).message}` +
+          (missing
+            ? ` (create the table: run outboxMigration('${this.config.table}').up, or set outbox.synchronize)`
+            : ''),
+      );
     }
   }
 
