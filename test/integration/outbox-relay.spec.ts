@@ -25,19 +25,32 @@ describe('outbox relays racing', () => {
     return pool;
   };
   /** A relay as another process would have it: its own database pool and Redis connection. */
-  const newRelay = () => {
+  const newRelay = (relay = { batchSize: 100, pollIntervalMs: 50 }) => {
     const transport = new RedisTransport({ url: REDIS_URL, prefix });
     transports.push(transport);
-    const relay = new OutboxRelay(
-      {
-        ...options,
-        outbox: { ...options.outbox!, dataSource: newPool(), relay: { batchSize: 100, pollIntervalMs: 50 } },
-      },
-      transport,
-    );
-    relays.push(relay);
-    return relay;
+    const r = new OutboxRelay({ ...options, outbox: { ...options.outbox!, dataSource: newPool(), relay } }, transport);
+    relays.push(r);
+    return r;
   };
+  const rows = async () => (await pools[0].query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+  /** Commits one outbox row (one task). */
+  const commitOne = async () => {
+    const client = await pools[0].connect();
+    try {
+      await client.query('BEGIN');
+      await app.get(TaskClient).send('race.task', [0], { transaction: client });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  };
+  /** Backends LISTENing on the outbox channel. */
+  const listeners = async () =>
+    (
+      await pools[0].query('SELECT pid FROM pg_stat_activity WHERE query = $1 AND datname = current_database()', [
+        `LISTEN "${table}"`,
+      ])
+    ).rows.map((r) => r.pid as number);
 
   beforeAll(async () => {
     const pool = newPool();
@@ -46,8 +59,11 @@ describe('outbox relays racing', () => {
     options = app.get(TASK_QUEUE_OPTIONS);
   });
 
+  afterEach(async () => {
+    for (const r of relays.splice(0)) await r.stop();
+  });
+
   afterAll(async () => {
-    for (const r of relays) await r.stop();
     await app?.close();
     for (const t of transports) await t.close();
     await pools[0]?.query(outboxMigration(table).down);
@@ -55,7 +71,30 @@ describe('outbox relays racing', () => {
     await cleanupPrefix(prefix);
   });
 
+  it('a committed row wakes the relay through NOTIFY (its poll is an hour away)', async () => {
+    const relay = newRelay({ batchSize: 100, pollIntervalMs: 3_600_000 });
+    await relay.start();
+    await until(async () => (await listeners()).length === 1, 10_000, 'the relay to LISTEN');
+    await commitOne();
+    await until(async () => relay.published === 1, 10_000, 'the NOTIFY to wake the relay');
+    expect(await rows()).toBe(0);
+  });
+
+  it('when its LISTEN connection is killed, the poll still relays, and the relay listens again', async () => {
+    const relay = newRelay({ batchSize: 100, pollIntervalMs: 100 });
+    await relay.start();
+    await until(async () => (await listeners()).length === 1, 10_000, 'the relay to LISTEN');
+    const [pid] = await listeners();
+    await pools[0].query('SELECT pg_terminate_backend($1)', [pid]);
+    await commitOne();
+    await until(async () => relay.published === 1, 10_000, 'the poll to relay the row');
+    await until(async () => (await listeners()).some((p) => p !== pid), 10_000, 'a new LISTEN connection');
+    expect(await rows()).toBe(0);
+  });
+
   it(`two relays over ${ROWS} committed rows publish each task exactly once`, async () => {
+    const transport: Transport = app.get(TASK_QUEUE_TRANSPORT);
+    await transport.purge('default');
     const tasks = app.get(TaskClient);
     const client = await pools[0].connect();
     const ids: string[] = [];
@@ -81,8 +120,7 @@ describe('outbox relays racing', () => {
     const elapsed = Date.now() - started;
     // each row was claimed by one relay only (FOR UPDATE SKIP LOCKED), and the broker holds each task once
     expect(a.published + b.published).toBe(ROWS);
-    expect((await pools[0].query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0);
-    const transport: Transport = app.get(TASK_QUEUE_TRANSPORT);
+    expect(await rows()).toBe(0);
     expect((await transport.counts('default')).ready).toBe(ROWS);
     const raw = await transports[0].redis.lrange(`${prefix}:{default}:ready:5`, 0, -1);
     const published = raw.map((r) => JSON.parse(r).id as string);
