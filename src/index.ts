@@ -84,4 +84,5 @@ export {
   type ControlOptions,
   type WorkerReply,
 } from './control/index.js';
+export { OutboxRelay, outboxMigration, DEFAULT_OUTBOX_TABLE, type OutboxLag } from './outbox/index.js';
 export type { WorkerInfo } from './transport/transport.interface.js';

@@ -16,6 +16,7 @@ import { TaskInspector } from './control/task-inspector.js';
 import { TaskControl } from './control/task-control.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
 import { TaskEventsWriter } from './events/task-events.writer.js';
+import { OutboxRelay } from './outbox/outbox.relay.js';
 
 /**
  * Background tasks for the application: `TaskClient` to publish, `@Task()`
@@ -53,6 +54,7 @@ import { TaskEventsWriter } from './events/task-events.writer.js';
     PeriodicSchedules,
     BeatScheduler,
     { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler },
+    OutboxRelay,
   ],
   exports: [
     TaskInspector,
@@ -68,6 +70,7 @@ import { TaskEventsWriter } from './events/task-events.writer.js';
     beatStoreProvider,
     PeriodicSchedules,
     BeatScheduler,
+    OutboxRelay,
   ],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

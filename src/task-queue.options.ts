@@ -11,6 +11,7 @@ import {
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
 import { parseBrokerUrl, validateRedisOptions } from './transport/redis/connection.js';
+import { resolveInTransaction, resolveOutboxOptions } from './outbox/outbox.options.js';
 
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
@@ -78,6 +79,8 @@ export function resolveModuleOptions(
   const events = resolveEvents(options.events);
   // Validate now so a bad worker option fails at bootstrap, not when the worker starts.
   resolveWorkerOptions(worker, defaultQueue, 'worker.');
+  const outbox = resolveOutboxOptions(options.outbox);
+  const inTransaction = resolveInTransaction(options.inTransaction, outbox !== undefined);
   return {
     brokerUrl,
     transport,
@@ -94,6 +97,8 @@ export function resolveModuleOptions(
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),
       header: assertName('correlation.header', options.correlation?.header ?? 'correlationId'),
     },
+    inTransaction,
+    ...(outbox ? { outbox } : {}),
   };
 }
 

