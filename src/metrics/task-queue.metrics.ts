@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import { TaskClient } from '../client/index.js';
 import { TaskInspector } from '../control/index.js';
+import { OutboxRelay } from '../outbox/outbox.relay.js';
 import { OnTaskSignal } from '../signals/on-task-signal.decorator.js';
 import { TaskSignal } from '../signals/task-signal.constants.js';
 import type {
@@ -39,11 +40,15 @@ export class TaskQueueMetrics {
   readonly depth: Gauge<'queue' | 'state'>;
   readonly workers: Gauge;
   readonly running: Gauge;
+  /** Only when the module has an outbox. */
+  readonly outboxLag?: Gauge;
+  readonly outboxPending?: Gauge;
 
   constructor(
     @Inject(TASK_QUEUE_METRICS_OPTIONS) options: TaskQueueMetricsOptions,
     private readonly inspector: TaskInspector,
     private readonly client: TaskClient,
+    outbox: OutboxRelay,
   ) {
     const registry = (this.registry = options.registry ?? defaultRegistry);
     const p = options.prefix ?? 'taskqueue_';
@@ -104,6 +109,27 @@ export class TaskQueueMetrics {
         if (list) this.running.set(list.reduce((n, w) => n + w.running, 0));
       },
     });
+    if (outbox.enabled) {
+      const lag = async () => outbox.lag().catch(onError('the outbox lag'));
+      this.outboxLag = new Gauge({
+        name: `${p}outbox_lag_seconds`,
+        help: 'Age of the oldest outbox row not yet relayed to the broker (0 when none waits).',
+        registers,
+        collect: async () => {
+          const l = await lag();
+          if (l) this.outboxLag!.set((l.lagMs ?? 0) / 1000);
+        },
+      });
+      this.outboxPending = new Gauge({
+        name: `${p}outbox_pending`,
+        help: 'Outbox rows not yet relayed to the broker (counted up to 10,000).',
+        registers,
+        collect: async () => {
+          const l = await lag();
+          if (l) this.outboxPending!.set(l.pending);
+        },
+      });
+    }
   }
 
   @OnTaskSignal(TaskSignal.Prerun)
