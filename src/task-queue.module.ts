@@ -12,6 +12,7 @@ import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS } from './task-queue.const
 import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
 import { SignalEmitter } from './signals/signal.emitter.js';
+import { TaskTracing } from './tracing/task-tracing.js';
 import { TaskInspector } from './control/task-inspector.js';
 import { TaskControl } from './control/task-control.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
@@ -38,6 +39,7 @@ import { OutboxRelay } from './outbox/outbox.relay.js';
     TaskInspector,
     TaskControl,
     SignalEmitter,
+    TaskTracing,
     TaskCorrelationMiddleware,
     optionsProvider,
     // before the connection: its shutdown hook writes the last events while the transport is open

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type Type } from '@nestjs/common';
+import { TaskTracing, tracingPublishHooks } from '../tracing/task-tracing.js';
 import type { TaskDefinition } from '../discovery/task.registry.js';
 import { TaskRegistry } from '../discovery/task.registry.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
@@ -96,8 +97,9 @@ export class TaskClient implements CanvasPublisher {
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
     private readonly signals: SignalEmitter,
+    private readonly tracing: TaskTracing,
   ) {
-    this.hooks = signalPublishHooks(signals, options.defaultQueue);
+    this.hooks = tracingPublishHooks(tracing, signalPublishHooks(signals, options.defaultQueue), options.defaultQueue);
     this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options, this.hooks);
     if (options.outbox) this.outboxInsert = outboxStatements(options.outbox.table).insert;
   }
@@ -356,7 +358,7 @@ export class TaskClient implements CanvasPublisher {
       options: inherit ? { ...o, headers: { ...inherit, ...o.headers } } : o,
       workflow: {},
     };
-    if (this.signals.has(TaskSignal.BeforePublish)) {
+    if (this.tracing.enabled || this.signals.has(TaskSignal.BeforePublish)) {
       op.options = { ...op.options, taskId: op.options.taskId ?? randomUUID() };
       this.hooks.beforePublish?.(op);
     }

@@ -76,6 +76,7 @@ import {
 } from '../signals/task-signal.payloads.js';
 import { taskContextStorage, type TaskContextState } from './task-context.js';
 import { correlationStorage } from '../context/correlation.js';
+import { TaskTracing, tracingPublishHooks, type TaskOutcome } from '../tracing/task-tracing.js';
 
 /** Header of a message that holds a rate-limit slot already (it waited for it). @internal */
 export const RATE_SLOT_HEADER = 'taskqueue-rate-slot';
@@ -181,12 +182,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly registry: TaskRegistry,
     @Inject(TASK_QUEUE_EMBEDDED_BEAT) private readonly beat: EmbeddedBeat,
     private readonly signals: SignalEmitter,
+    private readonly tracing: TaskTracing,
   ) {
     this.workflow = new WorkflowPublisher(
       transport,
       (t) => registry.get(t),
       options,
-      signalPublishHooks(signals, options.defaultQueue),
+      tracingPublishHooks(tracing, signalPublishHooks(signals, options.defaultQueue), options.defaultQueue),
     );
     const host = hostname()
       .replace(/[^A-Za-z0-9._-]/g, '_')
@@ -514,6 +516,20 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       if (!admitted) return;
       msg = admitted;
     }
+    const admitted = msg;
+    if (!this.tracing.enabled) return void (await this.runTask(running, admitted, def, startedByReserve));
+    await this.tracing.process(admitted, queue, this.id, () => this.runTask(running, admitted, def, startedByReserve));
+  }
+
+  /** Runs an admitted message's task, records the outcome and continues its workflow; returns the outcome. */
+  private async runTask(
+    running: Running,
+    msg: TaskMessage,
+    def: TaskDefinition,
+    startedByReserve: boolean,
+  ): Promise<TaskOutcome | undefined> {
+    const { queue } = running;
+    const ttl = this.options.resultExpiresMs;
     const request = () =>
       ({
         id: msg.id,
@@ -583,7 +599,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       for (const t of timers) clearTimeout(t);
     }
-    if (running.released) return;
+    if (running.released) return undefined;
     const runtime = Math.round((performance.now() - t0) * 1000) / 1000;
     if (running.revoked) {
       const record = this.record(msg, TaskState.REVOKED, {
@@ -605,7 +621,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.signals.emit(TaskSignal.Postrun, () =>
         payload(TaskPostrunSignal, { ...request(), state: TaskState.REVOKED, runtime }),
       );
-      return;
+      return { state: TaskState.REVOKED };
     }
     if (!failed) {
       let result: unknown;
@@ -635,11 +651,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         this.signals.emit(TaskSignal.Postrun, () =>
           payload(TaskPostrunSignal, { ...request(), retval: result, state: TaskState.SUCCESS, runtime }),
         );
-        return;
+        return { state: TaskState.SUCCESS };
       }
     }
     const state = await this.handleError(running, msg, def, error, runtime);
     this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state, runtime }));
+    return { state, error: errorToStored(error), retries: msg.retries + 1 };
   }
 
   /**
