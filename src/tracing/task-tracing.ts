@@ -7,6 +7,7 @@ import type { StoredError } from '../protocol/result.js';
 interface OtelApi {
   trace: {
     getTracer(name: string, version?: string): OtelTracer;
+    getTracerProvider(): { getDelegate?(): object };
     setSpan(ctx: unknown, span: OtelSpan): unknown;
   };
   context: { active(): unknown; with<T>(ctx: unknown, fn: () => T): T };
@@ -68,9 +69,24 @@ export class TaskTracing implements OnModuleInit {
     }
   }
 
-  /** True when @opentelemetry/api is there. */
+  private active = false;
+  private checkedAt = 0;
+
+  /**
+   * True when @opentelemetry/api is there and a tracer provider is registered
+   * (looked at again each second, so one registered later is picked up):
+   * without one, tasks do not even go through the no-op API.
+   */
   get enabled(): boolean {
-    return this.api !== undefined;
+    if (!this.api) return false;
+    const now = Date.now();
+    if (now - this.checkedAt < 1000) return this.active;
+    this.checkedAt = now;
+    const global = this.api.trace.getTracerProvider();
+    // the global provider is a proxy; until one is registered it delegates to the API's no-op provider
+    const delegate = global.getDelegate?.() ?? global;
+    this.active = delegate.constructor?.name !== 'NoopTracerProvider';
+    return this.active;
   }
 
   /** Records the PRODUCER span of a message being created and writes its context into `headers`. */
