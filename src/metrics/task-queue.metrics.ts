@@ -7,7 +7,6 @@ import { OnTaskSignal } from '../signals/on-task-signal.decorator.js';
 import { TaskSignal } from '../signals/task-signal.constants.js';
 import type {
   TaskPostrunSignal,
-  TaskPrerunSignal,
   TaskRejectedSignal,
   TaskRetrySignal,
   TaskRevokedSignal,
@@ -132,32 +131,63 @@ export class TaskQueueMetrics {
     }
   }
 
-  @OnTaskSignal(TaskSignal.Prerun)
-  protected onPrerun(e: TaskPrerunSignal): void {
-    if (e.retries > 0) return; // a retry's wait would count its earlier runs and backoff
-    this.wait.observe({ task: e.task, queue: e.queue }, Math.max(0, Date.now() - e.enqueuedAt) / 1000);
+  /** Labelled children per task and queue, so the per-task path does not hash label objects. */
+  private readonly byTask = new Map<
+    string,
+    { wait: ObserveFn; runtime: Map<string, ObserveFn>; outcomes: Map<TaskOutcome, () => void> }
+  >();
+
+  private of(task: string, queue: string) {
+    const key = `${task}\u0000${queue}`;
+    let c = this.byTask.get(key);
+    if (!c) {
+      const wait = this.wait.labels({ task, queue });
+      c = { wait: (v) => wait.observe(v), runtime: new Map(), outcomes: new Map() };
+      this.byTask.set(key, c);
+    }
+    return c;
+  }
+
+  private count(task: string, queue: string, outcome: TaskOutcome): void {
+    const c = this.of(task, queue);
+    let inc = c.outcomes.get(outcome);
+    if (!inc) {
+      const child = this.tasks.labels({ task, queue, outcome });
+      c.outcomes.set(outcome, (inc = () => child.inc()));
+    }
+    inc();
   }
 
   @OnTaskSignal(TaskSignal.Postrun)
   protected onPostrun(e: TaskPostrunSignal): void {
-    this.runtime.observe({ task: e.task, queue: e.queue, state: e.state }, e.runtime / 1000);
-    const outcome: TaskOutcome | undefined =
-      e.state === 'SUCCESS' ? 'succeeded' : e.state === 'FAILURE' ? 'failed' : undefined;
-    if (outcome) this.tasks.inc({ task: e.task, queue: e.queue, outcome });
+    const c = this.of(e.task, e.queue);
+    let observe = c.runtime.get(e.state);
+    if (!observe) {
+      const child = this.runtime.labels({ task: e.task, queue: e.queue, state: e.state });
+      c.runtime.set(e.state, (observe = (v) => child.observe(v)));
+    }
+    observe(e.runtime / 1000);
+    // queue wait: start (now minus the run) minus enqueue or due time; first deliveries only,
+    // since a retry's would count its earlier runs and backoff
+    if (e.retries === 0) c.wait(Math.max(0, Date.now() - e.runtime - e.enqueuedAt) / 1000);
+    if (e.state === 'SUCCESS') this.count(e.task, e.queue, 'succeeded');
+    else if (e.state === 'FAILURE') this.count(e.task, e.queue, 'failed');
   }
 
   @OnTaskSignal(TaskSignal.Retry)
   protected onRetry(e: TaskRetrySignal): void {
-    this.tasks.inc({ task: e.task, queue: e.queue, outcome: 'retried' });
+    this.count(e.task, e.queue, 'retried');
   }
 
   @OnTaskSignal(TaskSignal.Revoked)
   protected onRevoked(e: TaskRevokedSignal): void {
-    this.tasks.inc({ task: e.task, queue: e.queue, outcome: 'revoked' });
+    this.count(e.task, e.queue, 'revoked');
   }
 
   @OnTaskSignal(TaskSignal.Rejected)
   protected onRejected(e: TaskRejectedSignal): void {
-    this.tasks.inc({ task: '', queue: e.queue, outcome: 'rejected' }); // a rejected message has no usable task name
+    this.count('', e.queue, 'rejected'); // a rejected message has no usable task name
   }
 }
+
+type ObserveFn = (value: number) => void;
