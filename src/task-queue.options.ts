@@ -48,6 +48,18 @@ export function resolveModuleOptions(
     if (other)
       throw new TaskQueueConfigError('connection', options.connection, `contradicts "${other[0]}": ${other[1]}`);
   }
+  let durability: ResolvedTaskQueueOptions['durability'];
+  if (options.durability !== undefined) {
+    const d = options.durability;
+    if (typeof d !== 'object' || d === null)
+      throw new TaskQueueConfigError('durability', d, 'expected { replicas, timeout }');
+    if (!isPositiveInt(d.replicas))
+      throw new TaskQueueConfigError('durability.replicas', d.replicas, 'expected a positive integer');
+    const timeoutMs = toMs(d.timeout ?? '1s', 'durability.timeout');
+    if (timeoutMs <= 0) throw new TaskQueueConfigError('durability.timeout', d.timeout, 'must be more than 0');
+    if (transport === 'memory') throw new TaskQueueConfigError('durability', d, 'the memory:// broker has no replicas');
+    durability = { replicas: d.replicas, timeoutMs };
+  }
   const resultBackend = options.resultBackend ?? env[ENV_RESULT_BACKEND];
   if (resultBackend !== undefined && resultBackend !== '' && resultBackend !== brokerUrl) {
     throw new TaskQueueConfigError(
@@ -87,6 +99,7 @@ export function resolveModuleOptions(
     redis: options.redis,
     client: options.client,
     connection: options.connection,
+    durability,
     worker: { ...worker, autostart: worker.autostart ?? false },
     correlation: {
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),

@@ -34,6 +34,7 @@ export class TaskQueueConnection implements OnApplicationShutdown {
         url: options.brokerUrl,
         client: options.client,
         connection: options.connection,
+        durability: options.durability,
         redisOptions: options.redis,
         prefix: options.prefix,
       });

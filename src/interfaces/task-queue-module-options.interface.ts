@@ -68,6 +68,13 @@ export interface TaskQueueModuleOptions {
   client?: Redis | Cluster;
   /** Makes every connection instead of brokerUrl and `redis`: the escape hatch for any other setup. */
   connection?: ConnectionFactory;
+  /**
+   * Wait after each publish until `replicas` replicas have the messages (Redis
+   * WAIT), for at most `timeout`; fewer acknowledgements reject the send with
+   * NotReplicatedError. Replication is asynchronous otherwise: a master that dies
+   * just after a publish may take its last messages with it. @default off
+   */
+  durability?: { replicas: number; timeout?: Duration };
   /** Prefix of every Redis key. @default 'taskqueue' */
   prefix?: string;
   /** Queue of tasks that name none. @default 'default' */
@@ -97,6 +104,7 @@ export interface ResolvedTaskQueueOptions {
   redis?: TaskQueueRedisOptions;
   client?: Redis | Cluster;
   connection?: ConnectionFactory;
+  durability?: { replicas: number; timeoutMs: number };
   worker: WorkerOptions & { autostart: boolean };
   correlation: { httpHeader: string; header: string };
 }

@@ -16,8 +16,10 @@ import {
   TaskQueueModule,
   TaskRevokedError,
   TaskWorker,
+  NotReplicatedError,
   chord,
 } from '../../src/index.js';
+import { RedisTransport } from '../../src/transport/index.js';
 import { runCli } from '../../src/cli/cli.js';
 import { TaskQueueHealthIndicator, TaskQueueHealthModule } from '../../src/health/index.js';
 import { testPrefix, until } from '../utils/redis.js';
@@ -153,6 +155,23 @@ describe('on a Redis Cluster', () => {
     expect(code).toBe(0);
     const rows = JSON.parse(out.join('\n')) as Array<{ queue: string; ready: number }>;
     expect(rows.map((r) => r.queue)).toEqual(expect.arrayContaining(queues));
+  });
+
+  it('with durability, publishes once a replica has the messages, and says so when too few do', async () => {
+    const item = (id: string) => ({ queue: 'durable', id, priority: 5, raw: `{"id":"${id}"}` });
+    const enough = new RedisTransport({ url: cluster.url, prefix, durability: { replicas: 1, timeoutMs: 5000 } });
+    const tooMany = new RedisTransport({ url: cluster.url, prefix, durability: { replicas: 2, timeoutMs: 50 } });
+    try {
+      await enough.publish([item('d1'), { ...item('d2'), queue: 'durable-2' }]);
+      const err = await tooMany.publish([item('d3')]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NotReplicatedError);
+      expect(err).toMatchObject({ ids: ['d3'], acknowledged: 1, required: 2 });
+      // it was published all the same
+      expect(await enough.counts('durable')).toMatchObject({ ready: 2 });
+    } finally {
+      await enough.close();
+      await tooMany.close();
+    }
   });
 
   it('reports the broker and the worker healthy', async () => {

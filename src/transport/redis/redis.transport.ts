@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { NotReplicatedError } from '../../errors/index.js';
 import { READY_STATES, type ResultRecord } from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
@@ -39,6 +40,8 @@ export interface RedisTransportOptions {
   /** Extra ioredis options for connections the transport creates. */
   redisOptions?: TaskQueueRedisOptions;
   prefix: string;
+  /** After each publish, wait until this many replicas have it (WAIT), for at most timeoutMs. */
+  durability?: { replicas: number; timeoutMs: number };
   /** Cap of the dead-letter and rejected lists, per queue. */
   parkedCap?: number;
 }
@@ -165,6 +168,7 @@ export class RedisTransport implements Transport {
       args.push(it.id, it.priority, it.dueAt !== undefined && it.dueAt > now ? it.dueAt : 0, it.raw);
     }
     const publish = this.commandName('publish');
+    if (this.options.durability) return this.publishDurably(byQueue, items);
     if (byQueue.size === 1) {
       const [[queue, args]] = byQueue;
       await this.script('publish')(this.keys.base(queue), ...args);
@@ -180,6 +184,35 @@ export class RedisTransport implements Transport {
       (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
     const results = await pipe.exec();
     for (const [err] of results ?? []) if (err) throw err;
+  }
+
+  /**
+   * Publishes, then WAITs for the replicas in the same pipeline, so the WAIT goes
+   * to the master that took the write (one per queue on a Cluster).
+   */
+  private async publishDurably(byQueue: Map<string, Array<string | number>>, items: PublishItem[]): Promise<void> {
+    const { replicas, timeoutMs } = this.options.durability!;
+    const publish = this.commandName('publish');
+    const groups = this.cluster ? [...byQueue].map((entry) => [entry]) : [[...byQueue]];
+    const acked = await Promise.all(
+      groups.map(async (group) => {
+        const pipe = this.client.pipeline();
+        for (const [queue, args] of group)
+          (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
+        pipe.wait(replicas, timeoutMs);
+        const results = (await pipe.exec()) ?? [];
+        for (const [err] of results) if (err) throw err;
+        return Number(results[results.length - 1][1]);
+      }),
+    );
+    const least = Math.min(...acked);
+    if (least < replicas)
+      throw new NotReplicatedError(
+        items.map((it) => it.id),
+        least,
+        replicas,
+        timeoutMs,
+      );
   }
 
   private reserveArgs(req: ReserveRequest, now: number): Array<string | number> {
