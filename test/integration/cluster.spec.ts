@@ -7,6 +7,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import {
   PeriodicSchedules,
   Task,
@@ -155,6 +156,20 @@ describe('on a Redis Cluster', () => {
     expect(code).toBe(0);
     const rows = JSON.parse(out.join('\n')) as Array<{ queue: string; ready: number }>;
     expect(rows.map((r) => r.queue)).toEqual(expect.arrayContaining(queues));
+  });
+
+  it('resumes after every client connection on every node is killed (CLIENT KILL)', async () => {
+    for (const n of cluster.nodes) {
+      const admin = new Redis({ host: '127.0.0.1', port: n.port });
+      try {
+        await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        await admin.client('KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+      } finally {
+        admin.disconnect();
+      }
+    }
+    const sent = await Promise.all(queues.map((queue) => client.send<string>('cl.where', [], { queue })));
+    expect(await Promise.all(sent.map((r) => r.get({ timeout: 15_000 })))).toEqual(queues);
   });
 
   it('with durability, publishes once a replica has the messages, and says so when too few do', async () => {
