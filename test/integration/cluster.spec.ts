@@ -189,8 +189,10 @@ describe('on a Redis Cluster', () => {
     }
   });
 
-  it('reports the broker and the worker healthy', async () => {
+  it('reports the broker, the state of the cluster and the worker healthy', async () => {
     const health = app.get(TaskQueueHealthIndicator);
-    await expect(health.isHealthy('taskqueue')).resolves.toMatchObject({ taskqueue: { status: 'up' } });
+    await expect(health.isHealthy('taskqueue')).resolves.toMatchObject({
+      taskqueue: { status: 'up', cluster: { ok: true, state: 'ok', slotsOk: 16384, masters: 3, knownNodes: 6 } },
+    });
   });
 });

@@ -15,6 +15,7 @@ import type {
   WorkerInfo,
   ControlMessage,
   ControlReply,
+  ClusterState,
 } from '../transport.interface.js';
 import {
   duplicateConnection,
@@ -756,6 +757,23 @@ export class RedisTransport implements Transport {
     const t0 = performance.now();
     await this.client.ping();
     return performance.now() - t0;
+  }
+
+  /** On a Cluster: what CLUSTER INFO says on one of its masters. Undefined on one server. */
+  async clusterState(): Promise<ClusterState | undefined> {
+    if (!isCluster(this.client)) return undefined;
+    const masters = this.client.nodes('master');
+    const node = masters[Math.floor(Math.random() * masters.length)] ?? this.client;
+    const text = String(await node.call('CLUSTER', 'INFO'));
+    const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(text)?.[1] ?? '';
+    const state = field('cluster_state');
+    return {
+      ok: state === 'ok',
+      state,
+      slotsOk: Number(field('cluster_slots_ok')),
+      masters: Number(field('cluster_size')),
+      knownNodes: Number(field('cluster_known_nodes')),
+    };
   }
 
   async close(): Promise<void> {
