@@ -60,6 +60,20 @@ export function resolveModuleOptions(
     if (transport === 'memory') throw new TaskQueueConfigError('durability', d, 'the memory:// broker has no replicas');
     durability = { replicas: d.replicas, timeoutMs };
   }
+  const shards: Record<string, number> = {};
+  if (options.queues !== undefined) {
+    if (typeof options.queues !== 'object' || options.queues === null)
+      throw new TaskQueueConfigError('queues', options.queues, 'expected { <queue>: { shards } }');
+    for (const [name, q] of Object.entries(options.queues)) {
+      assertName(`queues.${name}`, name);
+      if (typeof q !== 'object' || q === null)
+        throw new TaskQueueConfigError(`queues.${name}`, q, 'expected { shards }');
+      const n = q.shards ?? 1;
+      if (!Number.isInteger(n) || n < 1 || n > 1024)
+        throw new TaskQueueConfigError(`queues.${name}.shards`, q.shards, 'expected an integer from 1 to 1024');
+      if (n > 1) shards[name] = n;
+    }
+  }
   const resultBackend = options.resultBackend ?? env[ENV_RESULT_BACKEND];
   if (resultBackend !== undefined && resultBackend !== '' && resultBackend !== brokerUrl) {
     throw new TaskQueueConfigError(
@@ -100,6 +114,7 @@ export function resolveModuleOptions(
     client: options.client,
     connection: options.connection,
     durability,
+    shards,
     worker: { ...worker, autostart: worker.autostart ?? false },
     correlation: {
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),

@@ -75,6 +75,14 @@ export interface TaskQueueModuleOptions {
    * just after a publish may take its last messages with it. @default off
    */
   durability?: { replicas: number; timeout?: Duration };
+  /**
+   * Per-queue settings. `shards: n` spreads one logical queue over n broker
+   * queues (n hash slots, so n Cluster nodes at most): producers pick a shard by
+   * task id, workers consume every shard in turn, priorities hold within a shard,
+   * counts and listings show the logical queue. Every process (producers,
+   * workers, CLI) must use the same settings. @default {}
+   */
+  queues?: Record<string, { shards?: number }>;
   /** Prefix of every Redis key. @default 'taskqueue' */
   prefix?: string;
   /** Queue of tasks that name none. @default 'default' */
@@ -105,6 +113,8 @@ export interface ResolvedTaskQueueOptions {
   client?: Redis | Cluster;
   connection?: ConnectionFactory;
   durability?: { replicas: number; timeoutMs: number };
+  /** Shards per queue that has more than one. */
+  shards: Record<string, number>;
   worker: WorkerOptions & { autostart: boolean };
   correlation: { httpHeader: string; header: string };
 }

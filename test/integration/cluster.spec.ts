@@ -87,14 +87,22 @@ describe('on a Redis Cluster', () => {
     }
     queues = [...byMaster.values()];
     app = await Test.createTestingModule({
-      imports: [TaskQueueModule.forRoot({ brokerUrl: cluster.url, prefix, worker: { queues } }), TaskQueueHealthModule],
+      imports: [
+        TaskQueueModule.forRoot({
+          brokerUrl: cluster.url,
+          prefix,
+          worker: { queues: [...queues, 'sharded'] },
+          queues: { sharded: { shards: 6 } },
+        }),
+        TaskQueueHealthModule,
+      ],
       providers: [ClusterTasks],
     }).compile();
     app.useLogger(process.env.TEST_LOGS ? console : false);
     await app.init();
     client = app.get(TaskClient);
     worker = app.get(TaskWorker);
-    await worker.start({ queues, concurrency: 4, beat: true });
+    await worker.start({ queues: [...queues, 'sharded'], concurrency: 4, beat: true });
   }, 60_000);
 
   afterAll(async () => {
@@ -109,6 +117,20 @@ describe('on a Redis Cluster', () => {
       const again = client.result<string>(r.id);
       expect(await again.get({ timeout: 1000 })).toBe(queues[i]);
     }
+  });
+
+  it('spreads a sharded queue over the masters, and runs every task of it', async () => {
+    const masters = new Set<number>();
+    for (const shard of ['sharded', ...[1, 2, 3, 4, 5].map((i) => `sharded@${i}`)])
+      masters.add((await cluster.masterOf(`${prefix}:{${shard}}:wake`)).port);
+    expect(masters.size).toBeGreaterThan(1);
+    const sent = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => client.send<number>('cl.add', [i, 0], { queue: 'sharded' })),
+    );
+    expect(await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    expect(await app.get(TaskInspector).counts('sharded')).toMatchObject({ ready: 0, reserved: 0 });
   });
 
   it('runs a chord whose header and body are on different masters', async () => {

@@ -651,7 +651,9 @@ export class RedisTransport implements Transport {
         if (end > start) names.add(k.slice(start, end));
       }
     });
-    return [...names].filter((q) => !q.startsWith('@')).sort();
+    // '<queue>@<n>' is shard n of a queue (queues: { <queue>: { shards } }); '@' is in no queue's name.
+    const logical = [...names].filter((q) => !q.startsWith('@')).map((q) => q.replace(/@\d+$/, ''));
+    return [...new Set(logical)].sort();
   }
 
   async purge(queue: string): Promise<void> {
