@@ -7,7 +7,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import {
   PeriodicSchedules,
   Task,
@@ -23,6 +23,7 @@ import {
 import { RedisTransport } from '../../src/transport/index.js';
 import { runCli } from '../../src/cli/cli.js';
 import { TaskQueueHealthIndicator, TaskQueueHealthModule } from '../../src/health/index.js';
+import { createTaskApp } from '../utils/app.js';
 import { testPrefix, until } from '../utils/redis.js';
 import { TestRedisCluster } from '../utils/redis-servers.js';
 
@@ -192,6 +193,41 @@ describe('on a Redis Cluster', () => {
     }
     const sent = await Promise.all(queues.map((queue) => client.send<string>('cl.where', [], { queue })));
     expect(await Promise.all(sent.map((r) => r.get({ timeout: 15_000 })))).toEqual(queues);
+  });
+
+  it('works through a Cluster client given as client, and through a connection factory', async () => {
+    const seeds = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+    const own = new Cluster(seeds);
+    const roles: string[] = [];
+    const other = testPrefix('cluster-conn');
+    const apps = [
+      await createTaskApp({ client: own, prefix: other, worker: { queues: ['a'] } }, [ClusterTasks]),
+      await createTaskApp(
+        {
+          prefix: other,
+          worker: { queues: ['a'] },
+          connection: (role) => {
+            roles.push(role);
+            return new Cluster(seeds, {
+              shardedSubscribers: role === 'subscriber',
+              redisOptions: role === 'main' ? {} : { maxRetriesPerRequest: null },
+            });
+          },
+        },
+        [ClusterTasks],
+      ),
+    ];
+    try {
+      await apps[0].get(TaskWorker).start({ concurrency: 2 });
+      for (const a of apps) {
+        const r = await a.get(TaskClient).send<string>('cl.where', [], { queue: 'a' });
+        expect(await r.get({ timeout: 10_000 })).toBe('a');
+      }
+      expect(roles).toEqual(expect.arrayContaining(['main', 'subscriber']));
+    } finally {
+      for (const a of apps) await a.close();
+      own.disconnect();
+    }
   });
 
   it('with durability, publishes once a replica has the messages, and says so when too few do', async () => {
