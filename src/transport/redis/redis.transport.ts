@@ -134,11 +134,15 @@ export class RedisTransport implements Transport {
   }
 
   private connect(role: ConnectionRole, extra: RedisOptions = {}): RedisClient {
-    const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...extra };
+    // The user's redis options come first (their connectionName too), what the role needs last.
+    const opts: RedisOptions = {
+      connectionName: this.options.redisOptions?.connectionName ?? `taskqueue:${role}`,
+      ...extra,
+    };
     const conn = this.options.connection
       ? this.options.connection(role)
       : this.options.client
-        ? duplicateConnection(this.options.client, role, opts)
+        ? duplicateConnection(this.options.client, role, { ...this.options.redisOptions, ...opts })
         : openConnection(this.spec!, this.options.redisOptions, role, opts);
     // ioredis reconnects by itself; commands in flight fail and their callers
     // handle it. Without a listener each error would print "Unhandled error event".
