@@ -7,6 +7,7 @@ import { TaskClient, TaskError, TaskInspector, TaskRevokedError, TaskWorker, cho
 import { TaskQueueConnection } from '../../src/task-queue.providers.js';
 import { MemoryTransport } from '../../src/transport/memory/memory.transport.js';
 import { QueueShards } from '../../src/transport/sharded.transport.js';
+import { runCli } from '../../src/cli/cli.js';
 import { CanvasTasks } from '../fixtures/canvas.service.js';
 import { createTaskApp } from '../utils/app.js';
 import { BROKERS, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
@@ -58,6 +59,13 @@ describe.each(BROKERS)('a sharded queue on %s', (kind, brokerUrl) => {
     expect(perShard.filter((c) => c.ready > 0).length).toBeGreaterThan(1);
     expect(await app.get(TaskInspector).counts('events')).toMatchObject({ ready: 40 });
     expect(await app.get(TaskInspector).queues()).toEqual(['events']);
+    if (kind === 'redis') {
+      // the CLI, told the shards as the apps are, counts the logical queue
+      const out: string[] = [];
+      const cli = ['--broker', brokerUrl(), '--prefix', prefix, '--shards', 'events=4', '--json', 'queues', 'events'];
+      expect(await runCli(cli, { out: (l) => out.push(l), err: (l) => out.push(l) })).toBe(0);
+      expect(JSON.parse(out.join('\n'))).toEqual([expect.objectContaining({ queue: 'events', ready: 40 })]);
+    }
     await worker.start({ queues: ['events', 'default'], concurrency: 4 });
     expect(await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))).toEqual(
       Array.from({ length: 40 }, (_, i) => i + 1),
