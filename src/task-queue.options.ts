@@ -11,6 +11,7 @@ import {
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
 import { parseBrokerUrl, validateRedisOptions } from './transport/redis/connection.js';
+import { resolveInTransaction, resolveOutboxOptions } from './outbox/outbox.options.js';
 
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
@@ -48,6 +49,32 @@ export function resolveModuleOptions(
     if (other)
       throw new TaskQueueConfigError('connection', options.connection, `contradicts "${other[0]}": ${other[1]}`);
   }
+  let durability: ResolvedTaskQueueOptions['durability'];
+  if (options.durability !== undefined) {
+    const d = options.durability;
+    if (typeof d !== 'object' || d === null)
+      throw new TaskQueueConfigError('durability', d, 'expected { replicas, timeout }');
+    if (!isPositiveInt(d.replicas))
+      throw new TaskQueueConfigError('durability.replicas', d.replicas, 'expected a positive integer');
+    const timeoutMs = toMs(d.timeout ?? '1s', 'durability.timeout');
+    if (timeoutMs <= 0) throw new TaskQueueConfigError('durability.timeout', d.timeout, 'must be more than 0');
+    if (transport === 'memory') throw new TaskQueueConfigError('durability', d, 'the memory:// broker has no replicas');
+    durability = { replicas: d.replicas, timeoutMs };
+  }
+  const shards: Record<string, number> = {};
+  if (options.queues !== undefined) {
+    if (typeof options.queues !== 'object' || options.queues === null)
+      throw new TaskQueueConfigError('queues', options.queues, 'expected { <queue>: { shards } }');
+    for (const [name, q] of Object.entries(options.queues)) {
+      assertName(`queues.${name}`, name);
+      if (typeof q !== 'object' || q === null)
+        throw new TaskQueueConfigError(`queues.${name}`, q, 'expected { shards }');
+      const n = q.shards ?? 1;
+      if (!Number.isInteger(n) || n < 1 || n > 1024)
+        throw new TaskQueueConfigError(`queues.${name}.shards`, q.shards, 'expected an integer from 1 to 1024');
+      if (n > 1) shards[name] = n;
+    }
+  }
   const resultBackend = options.resultBackend ?? env[ENV_RESULT_BACKEND];
   if (resultBackend !== undefined && resultBackend !== '' && resultBackend !== brokerUrl) {
     throw new TaskQueueConfigError(
@@ -78,6 +105,8 @@ export function resolveModuleOptions(
   const events = resolveEvents(options.events);
   // Validate now so a bad worker option fails at bootstrap, not when the worker starts.
   resolveWorkerOptions(worker, defaultQueue, 'worker.');
+  const outbox = resolveOutboxOptions(options.outbox);
+  const inTransaction = resolveInTransaction(options.inTransaction, outbox !== undefined);
   return {
     brokerUrl,
     transport,
@@ -88,12 +117,16 @@ export function resolveModuleOptions(
     redis: options.redis,
     client: options.client,
     connection: options.connection,
+    durability,
+    shards,
     worker: { ...worker, autostart: worker.autostart ?? false },
     events,
     correlation: {
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),
       header: assertName('correlation.header', options.correlation?.header ?? 'correlationId'),
     },
+    inTransaction,
+    ...(outbox ? { outbox } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Command, Option } from 'commander';
 import { TaskClient } from '../client/task.client.js';
 import { TaskInspector } from '../control/task-inspector.js';
+import { TaskControl } from '../control/task-control.js';
 import { TASK_QUEUE_BEAT_STORE } from '../task-queue.constants.js';
 import { TaskQueueModule } from '../task-queue.module.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
@@ -17,7 +18,20 @@ export interface CliIO {
 interface GlobalOptions {
   broker?: string;
   prefix: string;
+  shards?: string;
   json?: boolean;
+}
+
+/** `--shards events=8,reports=4` as the module's `queues` option. */
+function shardsOption(spec: string | undefined): Record<string, { shards: number }> | undefined {
+  if (!spec) return undefined;
+  const out: Record<string, { shards: number }> = {};
+  for (const part of spec.split(',')) {
+    const m = /^\s*([A-Za-z0-9._:-]+)=(\d+)\s*$/.exec(part);
+    if (!m) throw new Error(`--shards takes queue=count pairs separated by commas, not "${part}".`);
+    out[m[1]] = { shards: Number(m[2]) };
+  }
+  return out;
 }
 
 const age = (at: number) => `${Math.max(0, Math.round((Date.now() - at) / 100) / 10)}s ago`;
@@ -75,6 +89,11 @@ export function buildCli(io: CliIO): Command {
     .addOption(
       new Option('-p, --prefix <prefix>', 'key prefix of the deployment').env('TASKQUEUE_PREFIX').default('taskqueue'),
     )
+    .addOption(
+      new Option('--shards <queue=n,...>', 'queues spread over shards, as the apps configure them').env(
+        'TASKQUEUE_SHARDS',
+      ),
+    )
     .option('--json', 'print JSON')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
@@ -90,7 +109,8 @@ export function buildCli(io: CliIO): Command {
     ) =>
     async () => {
       const g = program.opts<GlobalOptions>();
-      @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: g.broker, prefix: g.prefix })] })
+      const queues = shardsOption(g.shards);
+      @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: g.broker, prefix: g.prefix, queues })] })
       class CliModule {}
       const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
       try {
@@ -233,6 +253,121 @@ export function buildCli(io: CliIO): Command {
         return `revoked ${ids.length} task(s)${o.terminate ? ' (terminate)' : ''}`;
       })(),
     );
+
+  const controlOpts = (c: Command) =>
+    c
+      .option('-d, --destination <ids>', 'only these workers (comma-separated ids)')
+      .option('-t, --timeout <ms>', 'how long to wait for replies', '1000');
+  const targets = (o: { destination?: string; timeout: string }) => ({
+    destination: o.destination?.split(',').map((d) => d.trim()),
+    timeout: Number(o.timeout),
+  });
+  /** One row per worker; fails (exit 1) when no worker answered or one could not do it. */
+  const replies = (list: Array<{ worker: string; ok: boolean; data?: unknown; error?: string }>) => {
+    if (list.length === 0) throw new Error('No worker answered.');
+    const failed = list.filter((r) => !r.ok);
+    if (failed.length) throw new Error(failed.map((r) => `${r.worker}: ${r.error}`).join('\n'));
+    return list.map((r) => ({ worker: r.worker, reply: JSON.stringify(r.data) }));
+  };
+
+  const inspect = program
+    .command('inspect')
+    .description(
+      "ask the workers (Celery's inspect): active, reserved, registered, stats, conf, ping; scheduled reads the broker",
+    );
+  for (const verb of ['active', 'reserved', 'registered', 'stats', 'conf', 'ping'] as const) {
+    controlOpts(inspect.command(verb)).action((o: { destination?: string; timeout: string }) =>
+      run(async ({ inspector }) => {
+        const t = targets(o);
+        if (verb === 'ping') return (await inspector.ping(t)).map((worker) => ({ worker, ok: true }));
+        const list = (await inspector[verb](t)) as Array<{ worker: string } & Record<string, unknown>>;
+        if (list.length === 0) throw new Error('No worker answered.');
+        return o.destination || verb !== 'active'
+          ? list.map(({ worker, ...rest }) => ({ worker, reply: JSON.stringify(Object.values(rest)[0]) }))
+          : list.flatMap((w) =>
+              (w.tasks as Array<{ id: string; task?: string; queue: string; startedAt: number }>).map((x) => ({
+                worker: w.worker,
+                id: x.id,
+                task: x.task,
+                queue: x.queue,
+                running: age(x.startedAt),
+              })),
+            );
+      })(),
+    );
+  }
+  inspect
+    .command('scheduled')
+    .argument('[queues...]', 'queues to look in (default: every queue in the broker)')
+    .option('-n, --limit <n>', 'how many per queue, soonest first', '20')
+    .action((names: string[], o: { limit: string }) =>
+      run(async ({ inspector }) => {
+        const queues = names.length ? names : await inspector.queues();
+        const rows = await Promise.all(queues.map((q) => inspector.scheduled(q, 0, Number(o.limit))));
+        return rows.flat().map((r) => ({ ...r, dueAt: new Date(r.dueAt).toISOString() }));
+      })(),
+    );
+
+  const control = program.command('control').description("change running workers (Celery's control)");
+  controlOpts(control.command('rate_limit').argument('<task>').argument('<rate>', "'10/s', '100/m', or 'none'")).action(
+    (task: string, rate: string, o: { destination?: string; timeout: string }) =>
+      run(async ({ app }) =>
+        replies(await app.get(TaskControl).rateLimit(task, rate === 'none' ? null : rate, targets(o))),
+      )(),
+  );
+  controlOpts(
+    control
+      .command('time_limit')
+      .argument('<task>')
+      .option('--soft <duration>', "soft limit ('30s', ms, or 'none')")
+      .option('--hard <duration>', "hard limit ('1m', ms, or 'none')"),
+  ).action((task: string, o: { soft?: string; hard?: string; destination?: string; timeout: string }) =>
+    run(async ({ app }) => {
+      const limit = (v?: string) =>
+        v === undefined ? undefined : v === 'none' ? null : /^\d+$/.test(v) ? Number(v) : v;
+      return replies(
+        await app.get(TaskControl).timeLimit(task, { soft: limit(o.soft), hard: limit(o.hard) }, targets(o)),
+      );
+    })(),
+  );
+  for (const verb of ['add_consumer', 'cancel_consumer'] as const) {
+    controlOpts(control.command(verb).argument('<queue>')).action(
+      (queue: string, o: { destination?: string; timeout: string }) =>
+        run(async ({ app }) => {
+          const c = app.get(TaskControl);
+          return replies(
+            await (verb === 'add_consumer' ? c.addConsumer(queue, targets(o)) : c.cancelConsumer(queue, targets(o))),
+          );
+        })(),
+    );
+  }
+  for (const verb of ['pool_grow', 'pool_shrink'] as const) {
+    controlOpts(control.command(verb).argument('[n]', 'by how many', '1')).action(
+      (n: string, o: { destination?: string; timeout: string }) =>
+        run(async ({ app }) => {
+          const c = app.get(TaskControl);
+          return replies(
+            await (verb === 'pool_grow' ? c.poolGrow(Number(n), targets(o)) : c.poolShrink(Number(n), targets(o))),
+          );
+        })(),
+    );
+  }
+  controlOpts(control.command('shutdown')).action((o: { destination?: string; timeout: string }) =>
+    run(async ({ app }) => replies(await app.get(TaskControl).shutdown(targets(o))))(),
+  );
+  controlOpts(
+    control
+      .command('revoke')
+      .argument('[ids...]')
+      .option('--task <pattern>', "every task whose name matches ('report.*')")
+      .option('--terminate', 'also abort them if running'),
+  ).action((ids: string[], o: { task?: string; terminate?: boolean; destination?: string; timeout: string }) =>
+    run(async ({ app }) => {
+      if (!ids.length && !o.task) throw new Error('Give task ids or --task <pattern>.');
+      const target = o.task ? { task: o.task } : ids;
+      return replies(await app.get(TaskControl).revoke(target, { terminate: o.terminate, ...targets(o) }));
+    })(),
+  );
 
   program
     .command('events')

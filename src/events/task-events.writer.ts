@@ -125,9 +125,8 @@ export class TaskEventsWriter implements OnModuleInit, OnApplicationShutdown {
   }
 
   private add(fields: EventFields): void {
-    const event: Record<string, unknown> = { type: fields.type, at: Date.now() };
-    for (const [k, v] of Object.entries(fields)) if (v !== undefined) event[k] = v;
-    this.pending.push(JSON.stringify(event));
+    // `at` after the type; fields left undefined are dropped by JSON.stringify
+    this.pending.push(JSON.stringify({ type: fields.type, at: Date.now(), ...fields }));
     if (this.pending.length === 1) setImmediate(() => void this.flush());
   }
 

@@ -4,11 +4,13 @@ import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import { toMs, type Duration } from '../protocol/duration.js';
 import { TASK_QUEUE_BEAT_STORE, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
-import type { Transport, WorkerInfo } from '../transport/transport.interface.js';
+import type { ClusterState, Transport, WorkerInfo } from '../transport/transport.interface.js';
+import { OutboxRelay } from '../outbox/outbox.relay.js';
 import { HEALTH_MESSAGES } from './task-queue-health.messages.js';
 import type {
   BacklogCheckOptions,
   BeatCheckOptions,
+  OutboxCheckOptions,
   PingCheckOptions,
   TaskQueueHealthOptions,
   WorkerCheckOptions,
@@ -16,6 +18,8 @@ import type {
 
 /** Default time a check may take before it reports `down`. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 1000;
+/** Default age past which the oldest outbox row makes `outboxCheck` down. */
+export const DEFAULT_MAX_OUTBOX_LAG_MS = 60_000;
 /** Default age past which a worker's or beat's heartbeat no longer counts. */
 export const DEFAULT_MAX_HEARTBEAT_AGE_MS = 30_000;
 
@@ -58,6 +62,7 @@ export class TaskQueueHealthIndicator {
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_BEAT_STORE) private readonly beatStore: BeatStore,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+    private readonly outbox: OutboxRelay,
   ) {}
 
   /** Up when the broker answers a ping within `timeout`; data: `latencyMs`. */
@@ -115,6 +120,40 @@ export class TaskQueueHealthIndicator {
   }
 
   /**
+   * Up while the oldest row of the transactional outbox has waited at most
+   * `maxLag` (default 1 min) to be relayed to the broker. Data: `lagMs` (null
+   * when the outbox is empty), `pending` (rows waiting, counted up to 10000), `maxLagMs`.
+   */
+  outboxCheck<const Key extends string>(
+    key: Key,
+    options: OutboxCheckOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
+    return this.run(key, options.timeout, async (timeoutMs) => {
+      const maxLagMs = toMs(options.maxLag ?? DEFAULT_MAX_OUTBOX_LAG_MS, 'maxLag');
+      if (!this.outbox.enabled) throw new CheckFailed(HEALTH_MESSAGES.noOutbox());
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(HEALTH_MESSAGES.timeout('the outbox database', timeoutMs))),
+          timeoutMs,
+        );
+      });
+      let lag;
+      try {
+        lag = await Promise.race([this.outbox.lag(), timeout]);
+      } catch (err) {
+        throw new CheckFailed(HEALTH_MESSAGES.outboxUnreachable(messageOf(err)));
+      } finally {
+        clearTimeout(timer);
+      }
+      const data = { lagMs: lag.lagMs, pending: lag.pending, maxLagMs };
+      if (lag.lagMs !== null && lag.lagMs > maxLagMs)
+        throw new CheckFailed(HEALTH_MESSAGES.outboxLag(lag.lagMs, maxLagMs, lag.pending), data);
+      return data;
+    });
+  }
+
+  /**
    * The broker answers, and enough workers are live (as `workerCheck`; with
    * `minWorkers: 0` the broker alone). Data: `latencyMs` and the worker data.
    */
@@ -137,9 +176,18 @@ export class TaskQueueHealthIndicator {
 
   // ---- internals ---------------------------------------------------------
 
-  private async ping(timeoutMs: number): Promise<{ latencyMs: number }> {
+  private async ping(timeoutMs: number): Promise<{ latencyMs: number; cluster?: ClusterState }> {
+    const started = Date.now();
     const latency = await this.broker('the broker', timeoutMs, () => this.transport.ping());
-    return { latencyMs: Math.round(latency * 100) / 100 };
+    const latencyMs = Math.round(latency * 100) / 100;
+    if (!this.transport.clusterState) return { latencyMs };
+    // A Cluster answers pings while some of its slots have no master: report its own view too.
+    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    const cluster = await this.broker('the broker', left, async () => this.transport.clusterState?.());
+    if (!cluster) return { latencyMs };
+    if (!cluster.ok)
+      throw new CheckFailed(HEALTH_MESSAGES.clusterDown(cluster.state, cluster.slotsOk), { latencyMs, cluster });
+    return { latencyMs, cluster };
   }
 
   private async workers(options: WorkerCheckOptions, timeoutMs: number): Promise<Data> {

@@ -48,7 +48,27 @@ export interface TaskOptions {
    * a retry.
    */
   rateLimit?: string | number;
+  /**
+   * Unique tasks: a publish whose `key(...args)` matches a task of this name
+   * already in its queue is not enqueued again; the caller gets the handle of
+   * the task already there. `while` says how long the key holds: until that
+   * task starts ('queued'), until it ends for good ('running', the default),
+   * or for `ttl` whatever happens ('ttl'). `ttl` bounds the key in every case
+   * (a worker that dies mid-task leaves it until then). Applies to tasks
+   * published on their own, not to workflow steps.
+   */
+  unique?: UniqueOptions;
 }
+
+/** @publicApi */
+export interface UniqueOptions {
+  key: (...args: any[]) => string;
+  ttl: Duration;
+  while?: UniqueWhile;
+}
+
+/** How long a unique task's key holds. @publicApi */
+export type UniqueWhile = 'queued' | 'running' | 'ttl';
 
 /** Resolved retry policy. @internal */
 export interface ResolvedRetry {
@@ -74,8 +94,35 @@ export interface PublishOptions {
   taskId?: string;
   timeLimit?: Duration;
   softTimeLimit?: Duration;
+  /**
+   * Inside a database transaction: hold the publish until it commits
+   * ('after-commit'), write it to the outbox table in the transaction
+   * ('outbox'), or publish now ('immediate'). Outside one, publishing is
+   * immediate. @default the module's `inTransaction`
+   */
+  inTransaction?: InTransactionMode;
+  /**
+   * The transaction to write the outbox row in (a TypeORM EntityManager, a
+   * node-postgres client inside BEGIN), when it is not found through
+   * `nestjs-taskqueue/transactional`. Needs the module's `outbox` option.
+   */
+  transaction?: SqlClient;
+  /**
+   * Idempotency key: a publish with the same `key` in the same queue within
+   * `ttl` is not enqueued again; it returns the handle of the first. Not for
+   * workflow steps.
+   */
+  dedupe?: { key: string; ttl: Duration };
   /** @internal workflow links */
   parentId?: string;
   /** @internal workflow links */
   rootId?: string;
+}
+
+/** How a publish inside a database transaction is tied to it. @publicApi */
+export type InTransactionMode = 'after-commit' | 'immediate' | 'outbox';
+
+/** What the outbox needs of a SQL client: TypeORM's EntityManager and node-postgres clients have it. @publicApi */
+export interface SqlClient {
+  query(text: string, params?: unknown[]): Promise<unknown>;
 }

@@ -1,6 +1,41 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Duration } from '../protocol/duration.js';
 import type { WorkerOptions } from './worker-options.interface.js';
+import type { InTransactionMode } from './task-options.interface.js';
+
+/** The transactional outbox (PostgreSQL). @publicApi */
+export interface OutboxOptions {
+  /**
+   * Where the relay reads the outbox and LISTENs: a TypeORM DataSource on
+   * PostgreSQL, or a node-postgres Pool.
+   */
+  dataSource: unknown;
+  /** The outbox table (`name` or `schema.name`); also the NOTIFY channel. @default 'taskqueue_outbox' */
+  table?: string;
+  /** Create the table and its trigger at bootstrap (otherwise run `outboxMigration()` yourself). @default false */
+  synchronize?: boolean;
+  /**
+   * The relay of this process, which moves committed rows to the broker;
+   * `false` runs none here. `pollInterval` is the safety net behind LISTEN/NOTIFY.
+   * @default { batchSize: 500, pollInterval: '5s' }
+   */
+  relay?: boolean | { batchSize?: number; pollInterval?: Duration };
+  /**
+   * How long the broker remembers an id the relay published, so that a row
+   * published again after a crash (before its delete committed) is skipped.
+   * @default '1d'
+   */
+  dedupeWindow?: Duration;
+}
+
+/** Outbox options after defaults. @publicApi */
+export interface ResolvedOutboxOptions {
+  dataSource: unknown;
+  table: string;
+  synchronize: boolean;
+  relay: false | { batchSize: number; pollIntervalMs: number };
+  dedupeWindowMs: number;
+}
 
 /**
  * What a connection the library opens is for: `main` (commands and scripts),
@@ -68,6 +103,21 @@ export interface TaskQueueModuleOptions {
   client?: Redis | Cluster;
   /** Makes every connection instead of brokerUrl and `redis`: the escape hatch for any other setup. */
   connection?: ConnectionFactory;
+  /**
+   * Wait after each publish until `replicas` replicas have the messages (Redis
+   * WAIT), for at most `timeout`; fewer acknowledgements reject the send with
+   * NotReplicatedError. Replication is asynchronous otherwise: a master that dies
+   * just after a publish may take its last messages with it. @default off
+   */
+  durability?: { replicas: number; timeout?: Duration };
+  /**
+   * Per-queue settings. `shards: n` spreads one logical queue over n broker
+   * queues (n hash slots, so n Cluster nodes at most): producers pick a shard by
+   * task id, workers consume every shard in turn, priorities hold within a shard,
+   * counts and listings show the logical queue. Every process (producers,
+   * workers, CLI) must use the same settings. @default {}
+   */
+  queues?: Record<string, { shards?: number }>;
   /** Prefix of every Redis key. @default 'taskqueue' */
   prefix?: string;
   /** Queue of tasks that name none. @default 'default' */
@@ -91,6 +141,16 @@ export interface TaskQueueModuleOptions {
    * @default false; maxLength 10000
    */
   events?: boolean | { maxLength?: number };
+  /**
+   * Publishing inside a database transaction (found by `nestjs-taskqueue/transactional`,
+   * or given per call): 'after-commit' holds it until the commit and drops it on
+   * rollback; 'outbox' writes it to the outbox table in the transaction;
+   * 'immediate' publishes at once. A per-call `inTransaction` overrides it.
+   * @default 'outbox' when `outbox` is set, else 'after-commit'
+   */
+  inTransaction?: InTransactionMode;
+  /** The transactional outbox: messages written in the transaction, moved to the broker by a relay. */
+  outbox?: OutboxOptions;
 }
 
 /** Options after defaults and validation. @publicApi */
@@ -104,7 +164,12 @@ export interface ResolvedTaskQueueOptions {
   redis?: TaskQueueRedisOptions;
   client?: Redis | Cluster;
   connection?: ConnectionFactory;
+  durability?: { replicas: number; timeoutMs: number };
+  /** Shards per queue that has more than one. */
+  shards: Record<string, number>;
   worker: WorkerOptions & { autostart: boolean };
   correlation: { httpHeader: string; header: string };
   events: { enabled: boolean; maxLength: number };
+  inTransaction: InTransactionMode;
+  outbox?: ResolvedOutboxOptions;
 }

@@ -1,9 +1,11 @@
 import type { ResultRecord, TaskHeaders, TaskMessage } from '../protocol/index.js';
 import { MemoryTransport } from '../transport/memory/memory.transport.js';
 import type {
+  Skipped,
   ChordJoinOutcome,
   ChordSpec,
   PublishItem,
+  PublishOnce,
   ReserveRequest,
   ReserveResult,
   TerminalUpdate,
@@ -112,21 +114,25 @@ export class TestingTransport extends MemoryTransport {
 
   // ---- Transport overrides --------------------------------------------------
 
-  override async publish(items: PublishItem[]): Promise<void> {
+  override async publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped> {
     const now = Date.now();
+    // publish-if-absent first, so that only what is published is recorded
+    if (options?.onceTtlMs)
+      items = items.filter((it) => this.firstTime(`${it.queue}\0${it.id}`, options.onceTtlMs, now));
     const virtualNow = now + this.offsetMs;
     const forwarded = items.map((it) =>
       it.dueAt !== undefined && (this.eager || it.dueAt <= virtualNow) ? { ...it, dueAt: undefined } : it,
     );
-    const published = super.publish(forwarded);
+    const skipped = await super.publish(forwarded);
     forwarded.forEach((it, i) => {
+      if (skipped.has(it.id)) return; // a unique task already there
       this.queuesSeen.add(it.queue);
       this.record(items[i], now); // as asked for: with its countdown / eta, even when made due at once
       if (it.dueAt !== undefined && it.dueAt > now) this.track(it.queue, it.id, it.priority, it.raw, it.dueAt);
     });
     this.changed();
-    await published;
-    if (this.afterPublish) await this.afterPublish(items);
+    if (this.afterPublish) await this.afterPublish(items.filter((it) => !skipped.has(it.id)));
+    return skipped;
   }
 
   override reserve(req: ReserveRequest): Promise<ReserveResult> {
@@ -181,9 +187,9 @@ export class TestingTransport extends MemoryTransport {
     return res;
   }
 
-  override chordCreate(spec: ChordSpec): Promise<void> {
+  override chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void> {
     this.queuesSeen.add(spec.queue);
-    return super.chordCreate(spec);
+    return super.chordCreate(spec, options);
   }
 
   override chordJoin(queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {

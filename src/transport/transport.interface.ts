@@ -20,6 +20,15 @@ export interface PublishItem {
   dueAt?: number;
 }
 
+/**
+ * Publish-if-absent: with `onceTtlMs`, a message (or chord) whose id was
+ * published with this option within the last `onceTtlMs` is skipped, atomically,
+ * so two publishers racing with the same id put it in the queue once (the outbox relay).
+ */
+export interface PublishOnce {
+  onceTtlMs?: number;
+}
+
 export interface ReserveRequest {
   queue: string;
   /** How many messages to take at most. */
@@ -102,6 +111,16 @@ export interface ChordSpec {
 }
 
 /** What a worker says of itself in its heartbeat. */
+/** What a Redis Cluster says of itself (CLUSTER INFO), for the health indicator. */
+export interface ClusterState {
+  ok: boolean;
+  /** cluster_state: 'ok' or 'fail'. */
+  state: string;
+  slotsOk: number;
+  masters: number;
+  knownNodes: number;
+}
+
 export interface WorkerInfo {
   id: string;
   hostname: string;
@@ -120,11 +139,30 @@ export interface WorkerInfo {
 }
 
 /** A remote-control message to every worker (Celery's broadcast). */
+/** Celery's inspect and control verbs. */
+export type ControlCommand =
+  | 'ping'
+  | 'active'
+  | 'reserved'
+  | 'registered'
+  | 'stats'
+  | 'conf'
+  | 'revoke'
+  | 'rate_limit'
+  | 'time_limit'
+  | 'add_consumer'
+  | 'cancel_consumer'
+  | 'pool_grow'
+  | 'pool_shrink'
+  | 'shutdown';
+
 export interface ControlMessage {
   /** Request id; replies go to it. */
   id: string;
-  command: 'ping' | 'active' | 'revoke';
+  command: ControlCommand;
   args?: Record<string, unknown>;
+  /** Worker ids this message is for; every worker when absent. */
+  destination?: string[];
   /** Whether workers should answer. */
   reply: boolean;
 }
@@ -138,6 +176,16 @@ export interface ControlReply {
 
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
 
+/** Unique tasks skipped by a publish: their id → the id of the task holding their key. */
+export type Skipped = Map<string, string>;
+
+/** A message waiting in the broker for its due time. */
+export interface ScheduledEntry {
+  id: string;
+  dueAt: number;
+  raw: string;
+}
+
 /** An event as the stream keeps it: its position, and the event's JSON. */
 export interface StoredEvent {
   cursor: string;
@@ -145,8 +193,14 @@ export interface StoredEvent {
 }
 
 export interface Transport {
-  /** Publishes messages, one round trip for the whole batch. */
-  publish(items: PublishItem[]): Promise<void>;
+  /**
+   * Publishes messages, one round trip for the whole batch. A unique task whose
+   * key another task holds is skipped: the result maps its id to the holder's.
+   */
+  publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped>;
+
+  /** Frees a unique task's key if `id` still holds it (the task ended for good). */
+  releaseUnique(queue: string, key: string, id: string): Promise<void>;
 
   /** Takes up to `max` messages due now, promoting due delayed messages and recovering expired leases first. */
   reserve(req: ReserveRequest): Promise<ReserveResult>;
@@ -184,7 +238,7 @@ export interface Transport {
   revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void>;
 
   /** Creates a chord's state; header tasks join it as they succeed. */
-  chordCreate(spec: ChordSpec): Promise<void>;
+  chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void>;
 
   /**
    * Records header result `index` (JSON). The call that completes the chord
@@ -224,6 +278,8 @@ export interface Transport {
 
   counts(queue: string): Promise<QueueCounts>;
   listDead(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
+  /** Messages waiting for their due time (countdown, ETA, retry backoff), soonest first. */
+  listScheduled(queue: string, start?: number, count?: number): Promise<ScheduledEntry[]>;
   listRejected(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
 
   /** Names of the queues that hold anything (messages, parked entries, results). */
@@ -261,6 +317,12 @@ export interface Transport {
    * stream's last cursor, so nothing written meanwhile is skipped).
    */
   readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }>;
+
+  /**
+   * The state of a distributed broker (a Redis Cluster): `ok` false when it says
+   * it cannot serve every slot. Undefined (or absent) on a broker that is one server.
+   */
+  clusterState?(): Promise<ClusterState | undefined>;
 
   close(): Promise<void>;
 

@@ -55,6 +55,11 @@ export class RedisKeys {
     return `${this.base(queue)}r:${id}`;
   }
 
+  /** Marker of a message published with a once TTL (publish-if-absent on its id). */
+  published(queue: string, id: string): string {
+    return `${this.base(queue)}pub:${id}`;
+  }
+
   chord(queue: string, id: string): string {
     return `${this.base(queue)}chord:${id}`;
   }

@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { NotReplicatedError } from '../../errors/index.js';
 import { READY_STATES, type ResultRecord } from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
@@ -6,15 +7,19 @@ import type {
   DroppedItem,
   ParkedEntry,
   PublishItem,
+  PublishOnce,
   QueueCounts,
   ReserveRequest,
   ReserveResult,
+  ScheduledEntry,
+  Skipped,
   StoredEvent,
   TerminalUpdate,
   Transport,
   WorkerInfo,
   ControlMessage,
   ControlReply,
+  ClusterState,
 } from '../transport.interface.js';
 import {
   duplicateConnection,
@@ -40,6 +45,8 @@ export interface RedisTransportOptions {
   /** Extra ioredis options for connections the transport creates. */
   redisOptions?: TaskQueueRedisOptions;
   prefix: string;
+  /** After each publish, wait until this many replicas have it (WAIT), for at most timeoutMs. */
+  durability?: { replicas: number; timeoutMs: number };
   /** Cap of the dead-letter and rejected lists, per queue. */
   parkedCap?: number;
 }
@@ -133,11 +140,15 @@ export class RedisTransport implements Transport {
   }
 
   private connect(role: ConnectionRole, extra: RedisOptions = {}): RedisClient {
-    const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...extra };
+    // The user's redis options come first (their connectionName too), what the role needs last.
+    const opts: RedisOptions = {
+      connectionName: this.options.redisOptions?.connectionName ?? `taskqueue:${role}`,
+      ...extra,
+    };
     const conn = this.options.connection
       ? this.options.connection(role)
       : this.options.client
-        ? duplicateConnection(this.options.client, role, opts)
+        ? duplicateConnection(this.options.client, role, { ...this.options.redisOptions, ...opts })
         : openConnection(this.spec!, this.options.redisOptions, role, opts);
     // ioredis reconnects by itself; commands in flight fail and their callers
     // handle it. Without a listener each error would print "Unhandled error event".
@@ -158,31 +169,85 @@ export class RedisTransport implements Transport {
     return (this.client as unknown as Record<string, ScriptFn>)[this.commandName(name)].bind(this.client);
   }
 
-  async publish(items: PublishItem[]): Promise<void> {
-    if (items.length === 0) return;
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped> {
+    const skipped: Skipped = new Map();
+    if (items.length === 0) return skipped;
     const now = Date.now();
+    const once = options?.onceTtlMs ?? 0;
     const byQueue = new Map<string, Array<string | number>>();
     for (const it of items) {
       let args = byQueue.get(it.queue);
-      if (!args) byQueue.set(it.queue, (args = [now]));
+      if (!args) byQueue.set(it.queue, (args = [now, once]));
       args.push(it.id, it.priority, it.dueAt !== undefined && it.dueAt > now ? it.dueAt : 0, it.raw);
     }
     const publish = this.commandName('publish');
+    const note = (reply: unknown) => {
+      const dupes = (reply as [number, string[]] | undefined)?.[1] ?? [];
+      for (let i = 0; i < dupes.length; i += 2) skipped.set(dupes[i], dupes[i + 1]);
+    };
+    if (this.options.durability) {
+      (await this.publishDurably(byQueue, items)).forEach(note);
+      return skipped;
+    }
     if (byQueue.size === 1) {
       const [[queue, args]] = byQueue;
-      await this.script('publish')(this.keys.base(queue), ...args);
-      return;
+      note(await this.script('publish')(this.keys.base(queue), ...args));
+      return skipped;
     }
     if (this.cluster) {
       // A pipeline may not span hash slots on a Cluster: one call per queue, sent together.
-      await Promise.all([...byQueue].map(([queue, args]) => this.script('publish')(this.keys.base(queue), ...args)));
-      return;
+      const replies = await Promise.all(
+        [...byQueue].map(([queue, args]) => this.script('publish')(this.keys.base(queue), ...args)),
+      );
+      replies.forEach(note);
+      return skipped;
     }
     const pipe = this.client.pipeline();
     for (const [queue, args] of byQueue)
       (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
     const results = await pipe.exec();
-    for (const [err] of results ?? []) if (err) throw err;
+    for (const [err, reply] of results ?? []) {
+      if (err) throw err;
+      note(reply);
+    }
+    return skipped;
+  }
+
+  async releaseUnique(queue: string, key: string, id: string): Promise<void> {
+    await this.script('unique-release')(this.keys.base(queue), key, id);
+  }
+
+  /**
+   * Publishes, then WAITs for the replicas in the same pipeline, so the WAIT goes
+   * to the master that took the write (one per queue on a Cluster).
+   */
+  private async publishDurably(byQueue: Map<string, Array<string | number>>, items: PublishItem[]): Promise<unknown[]> {
+    const { replicas, timeoutMs } = this.options.durability!;
+    const publish = this.commandName('publish');
+    const groups = this.cluster ? [...byQueue].map((entry) => [entry]) : [[...byQueue]];
+    const acked = await Promise.all(
+      groups.map(async (group) => {
+        const pipe = this.client.pipeline();
+        for (const [queue, args] of group)
+          (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
+        pipe.wait(replicas, timeoutMs);
+        const results = (await pipe.exec()) ?? [];
+        for (const [err] of results) if (err) throw err;
+        return {
+          replies: results.slice(0, -1).map(([, reply]) => reply),
+          acks: Number(results[results.length - 1][1]),
+        };
+      }),
+    );
+    const least = Math.min(...acked.map((a) => a.acks));
+    if (least < replicas)
+      throw new NotReplicatedError(
+        items.map((it) => it.id),
+        least,
+        replicas,
+        timeoutMs,
+      );
+    return acked.flatMap((a) => a.replies);
   }
 
   private reserveArgs(req: ReserveRequest, now: number): Array<string | number> {
@@ -382,7 +447,7 @@ export class RedisTransport implements Transport {
     await this.script('revoke')(this.keys.base(queue), id, JSON.stringify(record), resultTtlMs, Date.now());
   }
 
-  async chordCreate(c: ChordSpec): Promise<void> {
+  async chordCreate(c: ChordSpec, options?: PublishOnce): Promise<void> {
     await this.script('chord-create')(
       this.keys.base(c.queue),
       c.id,
@@ -393,6 +458,7 @@ export class RedisTransport implements Transport {
       c.bodyHead,
       c.bodyTail,
       c.ttlMs,
+      options?.onceTtlMs ?? 0,
     );
   }
 
@@ -601,6 +667,14 @@ export class RedisTransport implements Transport {
     return rows.map((r) => JSON.parse(r) as ParkedEntry);
   }
 
+  async listScheduled(queue: string, start = 0, count = 100): Promise<ScheduledEntry[]> {
+    const flat = await this.client.zrange(this.keys.delayed(queue), start, start + count - 1, 'WITHSCORES');
+    const ids = flat.filter((_, i) => i % 2 === 0);
+    if (ids.length === 0) return [];
+    const raws = await this.client.hmget(this.keys.delayedMessages(queue), ...ids);
+    return ids.flatMap((id, i) => (raws[i] ? [{ id, dueAt: Number(flat[2 * i + 1]), raw: raws[i]! }] : []));
+  }
+
   listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
     return this.listParked(this.keys.dead(queue), start, count);
   }
@@ -619,7 +693,9 @@ export class RedisTransport implements Transport {
         if (end > start) names.add(k.slice(start, end));
       }
     });
-    return [...names].filter((q) => !q.startsWith('@')).sort();
+    // '<queue>@<n>' is shard n of a queue (queues: { <queue>: { shards } }); '@' is in no queue's name.
+    const logical = [...names].filter((q) => !q.startsWith('@')).map((q) => q.replace(/@\d+$/, ''));
+    return [...new Set(logical)].sort();
   }
 
   async purge(queue: string): Promise<void> {
@@ -684,6 +760,8 @@ export class RedisTransport implements Transport {
 
   async control(message: ControlMessage, timeoutMs: number): Promise<ControlReply[]> {
     const replies: ControlReply[] = [];
+    // with a destination, the wait ends as soon as every worker named has answered
+    let allIn: () => void = () => undefined;
     const stop = message.reply
       ? await this.listen(this.keys.reply(message.id), (raw) => {
           try {
@@ -691,11 +769,20 @@ export class RedisTransport implements Transport {
           } catch {
             // not a reply of ours
           }
+          if (message.destination && replies.length >= message.destination.length) allIn();
         })
       : undefined;
     try {
       await this.client.publish(this.keys.control(), JSON.stringify(message));
-      if (stop) await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+      if (stop)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          allIn = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          if (message.destination && replies.length >= message.destination.length) allIn();
+        });
     } finally {
       await stop?.();
     }
@@ -728,12 +815,9 @@ export class RedisTransport implements Transport {
   }
 
   async appendEvents(events: string[], maxLength: number): Promise<void> {
-    const key = this.keys.events();
-    const pipeline = this.client.pipeline();
-    for (const e of events) pipeline.xadd(key, 'MAXLEN', '~', maxLength, '*', 'e', e);
-    const replies = (await pipeline.exec()) ?? [];
-    const failed = replies.find(([err]) => err);
-    if (failed) throw failed[0];
+    // one script call per 1000 events: one command for the client to encode, not one per event
+    for (let i = 0; i < events.length; i += 1000)
+      await this.script('events')(this.keys.events(), maxLength, ...events.slice(i, i + 1000));
   }
 
   async readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }> {
@@ -752,6 +836,23 @@ export class RedisTransport implements Transport {
     }
     const events = (reply?.[0]?.[1] ?? []).map(([cursor, fields]) => ({ cursor, json: fields[1] }));
     return { events, cursor: events.length ? events[events.length - 1].cursor : from };
+  }
+
+  /** On a Cluster: what CLUSTER INFO says on one of its masters. Undefined on one server. */
+  async clusterState(): Promise<ClusterState | undefined> {
+    if (!isCluster(this.client)) return undefined;
+    const masters = this.client.nodes('master');
+    const node = masters[Math.floor(Math.random() * masters.length)] ?? this.client;
+    const text = String(await node.call('CLUSTER', 'INFO'));
+    const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(text)?.[1] ?? '';
+    const state = field('cluster_state');
+    return {
+      ok: state === 'ok',
+      state,
+      slotsOk: Number(field('cluster_slots_ok')),
+      masters: Number(field('cluster_size')),
+      knownNodes: Number(field('cluster_known_nodes')),
+    };
   }
 
   async close(): Promise<void> {
