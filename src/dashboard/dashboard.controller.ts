@@ -20,7 +20,8 @@ import { PeriodicSchedules } from '../beat/periodic-schedules.service.js';
 import type { TaskEvent } from '../interfaces/index.js';
 import { randomBytes } from 'node:crypto';
 import { TaskClient } from '../client/task.client.js';
-import { TaskInspector } from '../control/task-inspector.js';
+import { TaskControl } from '../control/task-control.js';
+import { TaskInspector, type WorkerStatsReply } from '../control/task-inspector.js';
 import { TaskQueueConfigError } from '../errors/index.js';
 import type { ResultRecord } from '../protocol/result.js';
 import { TASK_QUEUE_BEAT_STORE } from '../task-queue.constants.js';
@@ -93,6 +94,7 @@ export class DashboardController {
     @Inject(DASHBOARD_OPTIONS) private readonly options: TaskQueueDashboardOptions,
     private readonly events: DashboardEvents,
     private readonly schedules: PeriodicSchedules,
+    private readonly control: TaskControl,
   ) {}
 
   /**
@@ -330,6 +332,50 @@ export class DashboardController {
   @Sse('api/stream')
   stream(): Observable<MessageEvent> {
     return this.events.live().pipe(map((e) => ({ data: e })));
+  }
+
+  /** Each live worker's own report (memory, uptime, prefetch), asked of those the heartbeats list. */
+  @Get('api/workers/stats')
+  async workerStats(): Promise<Array<{ worker: string; stats: WorkerStatsReply }>> {
+    const ids = (await this.inspector.workers()).map((w) => w.id);
+    return ids.length ? this.inspector.stats({ destination: ids, timeout: 1000 }) : [];
+  }
+
+  /** Remote control of one worker: pool grow / shrink, add / cancel a consumer, shutdown. */
+  @Post('api/workers/:id/:op')
+  async workerControl(
+    @Param('id') id: string,
+    @Param('op') op: string,
+    @Body() body: { n?: unknown; queue?: unknown } | undefined,
+  ): Promise<{ worker: string; op: string; replies: unknown[] }> {
+    this.writable();
+    const to = { destination: [id], timeout: 2000 };
+    const n = body?.n === undefined ? 1 : Number(body.n);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadRequestException('Expected n, a positive integer.');
+    const queue = () => {
+      if (typeof body?.queue !== 'string') throw new BadRequestException('Expected { queue }.');
+      return body.queue;
+    };
+    const replies = await badInput(async () => {
+      switch (op) {
+        case 'grow':
+          return this.control.poolGrow(n, to);
+        case 'shrink':
+          return this.control.poolShrink(n, to);
+        case 'add-consumer':
+          return this.control.addConsumer(queue(), to);
+        case 'cancel-consumer':
+          return this.control.cancelConsumer(queue(), to);
+        case 'shutdown':
+          return this.control.shutdown(to);
+        default:
+          throw new BadRequestException('Expected grow, shrink, add-consumer, cancel-consumer or shutdown.');
+      }
+    });
+    if (!replies.length) throw new BadRequestException(`Worker ${JSON.stringify(id)} did not answer.`);
+    const failed = replies.find((r) => !r.ok);
+    if (failed) throw new BadRequestException(`Worker ${failed.worker}: ${failed.error ?? 'refused'}`);
+    return { worker: id, op, replies };
   }
 
   private writable(): void {

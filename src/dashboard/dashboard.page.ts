@@ -74,7 +74,8 @@ const BODY = String.raw`
 <table id="queues"><thead><tr><th>queue</th><th>ready</th><th>delayed</th><th>running</th><th>dead</th><th>rejected</th><th>finished per minute, last 30 min (green ok, red failed)</th><th>failure rate</th><th></th></tr></thead><tbody></tbody></table>
 
 <h2 id="workers-h">Workers</h2>
-<table id="workers"><thead><tr><th>worker</th><th>host / pid</th><th>queues</th><th>running / concurrency</th><th>prefetched</th><th>succeeded</th><th>failed</th><th>retried</th><th>up since</th><th>heartbeat</th></tr></thead><tbody></tbody></table>
+<table id="workers"><thead><tr><th>worker</th><th>host / pid</th><th>queues</th><th>running / concurrency</th><th>prefetched</th><th>succeeded</th><th>failed</th><th>retried</th><th>memory (rss / heap)</th><th>up since</th><th>heartbeat</th><th></th></tr></thead><tbody></tbody></table>
+<div id="worker-result" class="row"></div>
 
 <h2>Running now</h2>
 <table id="active"><thead><tr><th>task</th><th>id</th><th>queue</th><th>worker</th><th>for</th><th></th></tr></thead><tbody></tbody></table>
@@ -208,7 +209,26 @@ const SCRIPT = String.raw`
           readOnly ? el('td') : cell(button('purge', () => purge(q), true)));
         return tr;
       }), 'no queues yet');
-      fill('workers', o.workers.map((w) => [w.id, w.hostname + ' / ' + w.pid, w.queues.join(', '), w.running + ' / ' + w.concurrency, num(w.prefetched), num(w.succeeded), num(w.failed, true), num(w.retried), time(w.startedAt), ago(w.at)]), 'no live worker');
+      fill('workers', o.workers.map((w) => {
+        const tr = el('tr'); tr.dataset.worker = w.id;
+        const queues = el('td');
+        for (const q of w.queues) {
+          const chip = el('span', q + ' '); queues.append(chip);
+          if (!readOnly) chip.append(button('×', () => control(w.id, 'cancel-consumer', { queue: q }, 'Stop ' + w.id + ' consuming "' + q + '"?')));
+        }
+        const mem = el('td', '', 'num mem');
+        tr.append(el('td', w.id), el('td', w.hostname + ' / ' + w.pid), queues, el('td', w.running + ' / ' + w.concurrency), num(w.prefetched), num(w.succeeded), num(w.failed, true), num(w.retried), mem, el('td', time(w.startedAt)), el('td', ago(w.at)),
+          readOnly ? el('td') : cell(button('grow', () => control(w.id, 'grow', { n: 1 })), button('shrink', () => control(w.id, 'shrink', { n: 1 })),
+            button('consume…', () => { const q = prompt('Queue for ' + w.id + ' to consume too:'); if (q) control(w.id, 'add-consumer', { queue: q.trim() }); }),
+            button('shutdown', () => control(w.id, 'shutdown', {}, 'Shut down worker ' + w.id + '? It finishes what it runs and stops consuming.'), true)));
+        return tr;
+      }), 'no live worker');
+      api('workers/stats').then((stats) => {
+        for (const s of stats) {
+          const td = document.querySelector('#workers tr[data-worker="' + CSS.escape(s.worker) + '"] td.mem');
+          if (td) td.textContent = Math.round(s.stats.memory.rss / 1048576) + ' / ' + Math.round(s.stats.memory.heapUsed / 1048576) + ' MB';
+        }
+      }).catch(() => {});
       const active = await api('active');
       fill('active', active.flatMap((w) => w.tasks.map((t) => [t.task || '', t.id, t.queue, w.worker, ago(t.startedAt), readOnly ? '' : cell(button('terminate', () => revoke(t.id, true), true))])), 'nothing running');
       const schedules = await api('schedules');
@@ -223,6 +243,17 @@ const SCRIPT = String.raw`
       status.className = 'down';
       status.textContent = 'cannot reach the broker: ' + err.message;
     }
+  }
+
+  async function control(worker, op, body, confirmText) {
+    if (confirmText && !confirm(confirmText)) return;
+    const out = $('worker-result');
+    try {
+      const r = await post('workers/' + encodeURIComponent(worker) + '/' + op, body);
+      const d = r.replies[0] && r.replies[0].data;
+      out.textContent = worker + ': ' + op + ' done' + (d && d.concurrency !== undefined ? ', concurrency ' + d.concurrency : '') + (d && d.queues ? ', queues ' + d.queues.join(', ') : '');
+    } catch (err) { out.textContent = worker + ': ' + op + ' failed: ' + err.message; }
+    await refresh();
   }
 
   // ---------- dead letters and rejected messages ----------

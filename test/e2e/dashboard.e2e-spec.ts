@@ -220,6 +220,55 @@ describe('web dashboard in a real browser', () => {
     await page.waitForSelector('#task dd:text-is("13")');
   });
 
+  it("shows each worker's memory and controls it: pool grow and shrink, consume a queue and stop", async () => {
+    const extra = `${prefix}-extra`;
+    const concurrency = async () => (await inspector.stats({ destination: [worker.id] }))[0].stats.concurrency;
+    const queues = async () => (await inspector.stats({ destination: [worker.id] }))[0].stats.queues;
+    await open();
+    const row = page.locator(`#workers tr[data-worker="${worker.id}"]`);
+    await row.locator('td.mem:has-text("MB")').waitFor();
+    const before = await concurrency();
+    await row.locator('button', { hasText: 'grow' }).click();
+    await page.waitForSelector(`#worker-result:text-is("${worker.id}: grow done, concurrency ${before + 1}")`);
+    expect(await concurrency()).toBe(before + 1);
+    await row.locator('button', { hasText: 'shrink' }).click();
+    await page.waitForSelector(`#worker-result:text-is("${worker.id}: shrink done, concurrency ${before}")`);
+    expect(await concurrency()).toBe(before);
+
+    answer = extra;
+    await row.locator('button', { hasText: 'consume…' }).click();
+    await page.waitForSelector(`#worker-result:has-text("${worker.id}: add-consumer done")`);
+    answer = undefined;
+    expect(await queues()).toContain(extra);
+    const r = await client.for(MathService).add.applyAsync([2, 3], { queue: extra });
+    expect(await r.get({ timeout: 5000 })).toBe(5);
+    await shot('workers');
+    await row.locator(`span:has-text("${extra}") button`).click();
+    await page.waitForSelector(`#worker-result:has-text("${worker.id}: cancel-consumer done")`);
+    expect(dialogs.at(-1)).toBe(`Stop ${worker.id} consuming "${extra}"?`);
+    expect(await queues()).not.toContain(extra);
+  });
+
+  it('shuts a worker down after a confirmation', async () => {
+    // a worker of its own in a second app on the same broker, so the others keep running
+    const other = await serve([TaskQueueDashboardModule.forRoot({ public: true })], prefix, false);
+    const otherWorker = other.app.get(TaskWorker);
+    try {
+      await otherWorker.start({ concurrency: 1, queues: [`${prefix}-other`] });
+      await until(async () => (await inspector.workers()).some((w) => w.id === otherWorker.id), 5000, 'its heartbeat');
+      await open();
+      const row = page.locator(`#workers tr[data-worker="${otherWorker.id}"]`);
+      await row.locator('button', { hasText: 'shutdown' }).click();
+      await page.waitForSelector(`#worker-result:text-is("${otherWorker.id}: shutdown done")`);
+      expect(dialogs.at(-1)).toMatch(new RegExp(`^Shut down worker ${otherWorker.id}\\?`));
+      await until(() => !otherWorker.running, 5000, 'the worker to stop');
+      expect(worker.running).toBe(true);
+    } finally {
+      await page.goto('about:blank');
+      await other.app.close();
+    }
+  });
+
   it('revokes a waiting task from its detail', async () => {
     const r = await client.for(MathService).add.applyAsync([1, 1], { countdown: 60_000 });
     await open();
