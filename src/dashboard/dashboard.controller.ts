@@ -334,6 +334,21 @@ export class DashboardController {
     return this.events.live().pipe(map((e) => ({ data: e })));
   }
 
+  /** Revokes every task whose name matches a pattern (`*` a wildcard) on every live worker, with or without terminate. */
+  @Post('api/revoke-by-name')
+  async revokeByName(
+    @Body() body: { task?: unknown; terminate?: unknown } | undefined,
+  ): Promise<{ task: string; terminate: boolean; revoked: string[] }> {
+    this.writable();
+    if (typeof body?.task !== 'string') throw new BadRequestException('Expected { task: pattern }.');
+    const task = body.task;
+    const terminate = body.terminate === true;
+    const ids = (await this.inspector.workers()).map((w) => w.id);
+    if (!ids.length) throw new BadRequestException('No live worker to tell.');
+    const replies = await badInput(() => this.control.revoke({ task }, { terminate, destination: ids, timeout: 2000 }));
+    return { task, terminate, revoked: replies.flatMap((r) => r.data?.revoked ?? []) };
+  }
+
   /** Each live worker's own report (memory, uptime, prefetch), asked of those the heartbeats list. */
   @Get('api/workers/stats')
   async workerStats(): Promise<Array<{ worker: string; stats: WorkerStatsReply }>> {

@@ -92,6 +92,7 @@ const BODY = String.raw`
   <button type="submit">filter</button>
   <button type="button" id="f-clear">clear</button>
 </form>
+<form id="revoke-name" class="row"><input id="revoke-pattern" placeholder="task name pattern, e.g. report.*" aria-label="task name pattern"><label><input type="checkbox" id="revoke-terminate"> terminate running ones</label><button type="submit" class="danger">revoke by name</button><span id="revoke-result"></span></form>
 <table id="tasks"><thead><tr><th>state</th><th>task</th><th>id</th><th>queue</th><th>worker</th><th>args</th><th>result / error</th><th>retries</th><th>runtime</th><th>last event</th></tr></thead><tbody></tbody></table>
 
 <h2 id="detail-h">Task detail</h2>
@@ -193,6 +194,7 @@ const SCRIPT = String.raw`
       const [o, tp] = await Promise.all([api('overview'), api('throughput?minutes=30').catch(() => null)]);
       readOnly = o.readOnly; eventsOn = o.events;
       $('events-note').hidden = eventsOn;
+      $('revoke-name').hidden = readOnly;
       status.className = '';
       status.textContent = 'broker ' + o.brokerLatencyMs.toFixed(2) + ' ms  ·  ' + o.workers.length + ' worker(s)  ·  beat: ' + (o.beat ? o.beat.id + ', ' + ago(o.beat.at) : 'none') + (readOnly ? '  ·  read-only' : '') + '  ·  updated ' + new Date(o.at).toLocaleTimeString();
       lastQueues = o.queues;
@@ -390,6 +392,17 @@ const SCRIPT = String.raw`
       out.append(el('pre', JSON.stringify(r, null, 2)));
     } catch (err) { out.replaceChildren(el('div', err.message, 'bad')); }
   }
+  $('revoke-name').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const task = $('revoke-pattern').value.trim();
+    const terminate = $('revoke-terminate').checked;
+    if (!task || !confirm('Revoke every task named "' + task + '"' + (terminate ? ' and terminate those running' : '') + '? Workers keep refusing that name for the result lifetime.')) return;
+    try {
+      const r = await post('revoke-by-name', { task, terminate });
+      $('revoke-result').textContent = 'revoked ' + r.revoked.length + ' now' + (r.revoked.length ? ': ' + r.revoked.join(', ') : '');
+    } catch (err) { $('revoke-result').textContent = 'failed: ' + err.message; }
+    refresh();
+  });
   $('lookup').addEventListener('submit', (e) => { e.preventDefault(); const id = $('task-id').value.trim(); if (id) lookup(id); });
 
   // ---------- live updates: one EventSource per page; the server reads the stream once per process ----------

@@ -269,6 +269,19 @@ describe('web dashboard in a real browser', () => {
     }
   });
 
+  it('revokes and terminates tasks by a name pattern', async () => {
+    const gate = 'dashboard-by-name';
+    const r = await client.for(MathService).progress.delay(1, gate);
+    await until(async () => (await r.state()) === 'PROGRESS', 5000, 'the task to run');
+    await open();
+    await page.fill('#revoke-pattern', 'math.prog*');
+    await page.check('#revoke-terminate');
+    await page.click('#revoke-name button[type=submit]');
+    await page.waitForSelector(`#revoke-result:text-is("revoked 1 now: ${r.id}")`);
+    expect(dialogs.at(-1)).toMatch(/^Revoke every task named "math.prog\*" and terminate those running\?/);
+    await expect(r.get({ timeout: 5000 })).rejects.toThrow(/revoked/);
+  });
+
   it('revokes a waiting task from its detail', async () => {
     const r = await client.for(MathService).add.applyAsync([1, 1], { countdown: 60_000 });
     await open();
@@ -502,6 +515,8 @@ describe('web dashboard in a real browser', () => {
       await page.waitForSelector('#queues tbody tr[data-queue="default"]');
       expect(await page.locator('#events-note').isVisible()).toBe(true);
       expect(await page.locator('#queues button', { hasText: 'purge' }).count()).toBe(0);
+      expect(await page.locator('#revoke-name').isVisible()).toBe(false);
+      expect(await page.locator('#workers button').count()).toBe(0);
       await page.locator('#queues tbody tr[data-queue="default"] td').nth(4).locator('button').click();
       await page.waitForSelector('#parked tbody tr');
       expect(await page.locator('#parked-actions').isVisible()).toBe(false);
