@@ -349,6 +349,40 @@ export class DashboardController {
     return { task, terminate, revoked: replies.flatMap((r) => r.data?.revoked ?? []) };
   }
 
+  /** The task names the live workers run, each with the workers that have it. */
+  @Get('api/registered')
+  async registered(): Promise<Array<{ task: string; workers: string[] }>> {
+    const ids = (await this.inspector.workers()).map((w) => w.id);
+    if (!ids.length) return [];
+    const byTask = new Map<string, string[]>();
+    for (const r of await this.inspector.registered({ destination: ids, timeout: 1000 }))
+      for (const t of r.tasks) byTask.set(t, [...(byTask.get(t) ?? []), r.worker]);
+    return [...byTask].sort(([a], [b]) => a.localeCompare(b)).map(([task, workers]) => ({ task, workers }));
+  }
+
+  /** Changes a task's rate limit (`{ rate: '10/s' }`, null removes it) or time limits (`{ soft, hard }`) on every live worker. */
+  @Post('api/registered/:task/:op')
+  async limit(
+    @Param('task') task: string,
+    @Param('op') op: string,
+    @Body() body: { rate?: unknown; soft?: unknown; hard?: unknown } | undefined,
+  ): Promise<{ task: string; op: string; replies: unknown[] }> {
+    this.writable();
+    const ids = (await this.inspector.workers()).map((w) => w.id);
+    if (!ids.length) throw new BadRequestException('No live worker to tell.');
+    const to = { destination: ids, timeout: 2000 };
+    const value = (v: unknown) => (v === undefined || v === null || v === '' ? null : (v as string | number));
+    const replies = await badInput<Array<{ worker: string; ok: boolean; error?: string }>>(() => {
+      if (op === 'rate-limit') return this.control.rateLimit(task, value(body?.rate), to);
+      if (op === 'time-limit')
+        return this.control.timeLimit(task, { soft: value(body?.soft), hard: value(body?.hard) }, to);
+      throw new BadRequestException('Expected rate-limit or time-limit.');
+    });
+    const failed = replies.find((r) => !r.ok);
+    if (failed) throw new BadRequestException(`Worker ${failed.worker}: ${failed.error ?? 'refused'}`);
+    return { task, op, replies };
+  }
+
   /** Each live worker's own report (memory, uptime, prefetch), asked of those the heartbeats list. */
   @Get('api/workers/stats')
   async workerStats(): Promise<Array<{ worker: string; stats: WorkerStatsReply }>> {

@@ -77,6 +77,10 @@ const BODY = String.raw`
 <table id="workers"><thead><tr><th>worker</th><th>host / pid</th><th>queues</th><th>running / concurrency</th><th>prefetched</th><th>succeeded</th><th>failed</th><th>retried</th><th>memory (rss / heap)</th><th>up since</th><th>heartbeat</th><th></th></tr></thead><tbody></tbody></table>
 <div id="worker-result" class="row"></div>
 
+<h2 id="registered-h">Registered tasks</h2>
+<table id="registered"><thead><tr><th>task</th><th>workers</th><th>rate limit (e.g. 10/s, empty: none)</th><th>time limits, soft / hard (e.g. 30s, empty: none)</th></tr></thead><tbody></tbody></table>
+<div id="limit-result" class="row"></div>
+
 <h2>Running now</h2>
 <table id="active"><thead><tr><th>task</th><th>id</th><th>queue</th><th>worker</th><th>for</th><th></th></tr></thead><tbody></tbody></table>
 
@@ -233,6 +237,26 @@ const SCRIPT = String.raw`
       }).catch(() => {});
       const active = await api('active');
       fill('active', active.flatMap((w) => w.tasks.map((t) => [t.task || '', t.id, t.queue, w.worker, ago(t.startedAt), readOnly ? '' : cell(button('terminate', () => revoke(t.id, true), true))])), 'nothing running');
+      if (!document.querySelector('#registered input:focus')) {
+        const registered = await api('registered');
+        fill('registered', registered.map((r) => {
+          const tr = el('tr'); tr.dataset.task = r.task;
+          const rate = el('input'); rate.className = 'rate'; rate.size = 8; rate.setAttribute('aria-label', 'rate limit of ' + r.task);
+          const soft = el('input'); soft.className = 'soft'; soft.size = 6; soft.setAttribute('aria-label', 'soft time limit of ' + r.task);
+          const hard = el('input'); hard.className = 'hard'; hard.size = 6; hard.setAttribute('aria-label', 'hard time limit of ' + r.task);
+          const limit = async (op, body) => {
+            try {
+              const res = await post('registered/' + encodeURIComponent(r.task) + '/' + op, body);
+              const d = res.replies[0] && res.replies[0].data;
+              $('limit-result').textContent = r.task + ': ' + op + ' set on ' + res.replies.length + ' worker(s)' + (d && 'rateLimit' in d ? ', ' + (d.rateLimit ? d.rateLimit.limit + ' per ' + d.rateLimit.intervalMs + ' ms' : 'no limit') : '') + (d && 'timeLimitMs' in d ? ', soft ' + (d.softTimeLimitMs === null ? 'none' : d.softTimeLimitMs + ' ms') + ', hard ' + (d.timeLimitMs === null ? 'none' : d.timeLimitMs + ' ms') : '');
+            } catch (err) { $('limit-result').textContent = r.task + ': ' + op + ' failed: ' + err.message; }
+          };
+          tr.append(el('td', r.task), el('td', r.workers.join(', ')),
+            readOnly ? el('td') : cell(rate, button('set', () => limit('rate-limit', { rate: rate.value.trim() }))),
+            readOnly ? el('td') : cell(soft, hard, button('set', () => limit('time-limit', { soft: soft.value.trim(), hard: hard.value.trim() }))));
+          return tr;
+        }), 'no live worker');
+      }
       const schedules = await api('schedules');
       fill('schedules', schedules.map((s) => {
         const tr = el('tr'); tr.dataset.schedule = s.name;

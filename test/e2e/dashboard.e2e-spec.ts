@@ -282,6 +282,33 @@ describe('web dashboard in a real browser', () => {
     await expect(r.get({ timeout: 5000 })).rejects.toThrow(/revoked/);
   });
 
+  it("lists the registered tasks and changes a task's rate and time limits on the workers", async () => {
+    await open();
+    const row = page.locator('#registered tr[data-task="math.record"]');
+    await row.locator(`td:text-is("${worker.id}")`).waitFor();
+    await row.locator('input.rate').fill('100/s');
+    await row.locator('td').nth(2).locator('button').click();
+    await page.waitForSelector('#limit-result:text-is("math.record: rate-limit set on 1 worker(s), 100 per 1000 ms")');
+    await row.locator('input.rate').fill('');
+    await row.locator('td').nth(2).locator('button').click();
+    await page.waitForSelector('#limit-result:text-is("math.record: rate-limit set on 1 worker(s), no limit")');
+    await row.locator('input.soft').fill('20s');
+    await row.locator('input.hard').fill('30s');
+    await row.locator('td').nth(3).locator('button').click();
+    await page.waitForSelector(
+      '#limit-result:text-is("math.record: time-limit set on 1 worker(s), soft 20000 ms, hard 30000 ms")',
+    );
+    await row.locator('input.soft').fill('');
+    await row.locator('input.hard').fill('');
+    await row.locator('td').nth(3).locator('button').click();
+    await page.waitForSelector(
+      '#limit-result:text-is("math.record: time-limit set on 1 worker(s), soft none, hard none")',
+    );
+    await row.locator('input.rate').fill('fast please');
+    await row.locator('td').nth(2).locator('button').click();
+    await page.waitForSelector('#limit-result:has-text("math.record: rate-limit failed")');
+  });
+
   it('revokes a waiting task from its detail', async () => {
     const r = await client.for(MathService).add.applyAsync([1, 1], { countdown: 60_000 });
     await open();
