@@ -67,7 +67,7 @@ const STYLE = String.raw`
 const BODY = String.raw`
 <h1>Task queue</h1>
 <div id="status">loading…</div>
-<nav><a href="#queues-h">queues</a><a href="#workers-h">workers</a><a href="#tasks-h">tasks</a><a href="#detail-h">task detail</a><a href="#parked-h">dead letters</a><a href="#schedules-h">schedules</a><span id="live">live: off</span></nav>
+<nav><a href="#queues-h">queues</a><a href="#workers-h">workers</a><a href="#tasks-h">tasks</a><a href="#detail-h">task detail</a><a href="#parked-h">dead letters</a><a href="#schedules-h">schedules</a><a href="#registered-h">registered tasks</a><span id="live">live: off</span></nav>
 <div id="events-note" class="note" hidden>The task list, task timelines, throughput charts and live updates are built from task events: turn on the module's <code>events</code> option (<code>TaskQueueModule.forRoot({ events: true })</code>) in the API and the workers.</div>
 
 <h2 id="queues-h">Queues</h2>
@@ -76,10 +76,6 @@ const BODY = String.raw`
 <h2 id="workers-h">Workers</h2>
 <table id="workers"><thead><tr><th>worker</th><th>host / pid</th><th>queues</th><th>running / concurrency</th><th>prefetched</th><th>succeeded</th><th>failed</th><th>retried</th><th>memory (rss / heap)</th><th>up since</th><th>heartbeat</th><th></th></tr></thead><tbody></tbody></table>
 <div id="worker-result" class="row"></div>
-
-<h2 id="registered-h">Registered tasks</h2>
-<table id="registered"><thead><tr><th>task</th><th>workers</th><th>rate limit (e.g. 10/s, empty: none)</th><th>time limits, soft / hard (e.g. 30s, empty: none)</th></tr></thead><tbody></tbody></table>
-<div id="limit-result" class="row"></div>
 
 <h2>Running now</h2>
 <table id="active"><thead><tr><th>task</th><th>id</th><th>queue</th><th>worker</th><th>for</th><th></th></tr></thead><tbody></tbody></table>
@@ -116,6 +112,10 @@ const BODY = String.raw`
 
 <h2 id="schedules-h">Schedules</h2>
 <table id="schedules"><thead><tr><th>name</th><th>task</th><th>queue</th><th>schedule</th><th>next run</th><th>last run</th><th>state</th><th></th></tr></thead><tbody></tbody></table>
+
+<h2 id="registered-h">Registered tasks</h2>
+<table id="registered"><thead><tr><th>task</th><th>workers</th><th>rate limit (e.g. 10/s, empty: none)</th><th>time limits, soft / hard (e.g. 30s, empty: none)</th></tr></thead><tbody></tbody></table>
+<div id="limit-result" class="row"></div>
 `;
 
 const SCRIPT = String.raw`
