@@ -161,4 +161,26 @@ describe('chaos: Redis restarted (AOF, appendfsync always) under producer and wo
       );
     }, 120_000);
   }
+
+  it('CLIENT KILL of normal and pub/sub connections, three times: workers resume, waiting get() calls resolve', async () => {
+    const admin = new Redis(url);
+    try {
+      const load = produce(6000);
+      const waiting = await client.send<number>('e2e.sleep', [2500]);
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const killed =
+          Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')) +
+          Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+        expect(killed).toBeGreaterThan(0);
+      }
+      const { sent, rejected } = await load;
+      const results = await Promise.all([waiting, ...sent].map((r) => r.get({ timeout: 60_000 })));
+      expect(results.every((pid) => typeof pid === 'number')).toBe(true);
+      expect(typeof (await (await client.send<number>('e2e.sleep', [1])).get({ timeout: 20_000 }))).toBe('number');
+      console.log(`chaos client kill: 3 rounds, ${sent.length} sends resolved (all ran), ${rejected} rejected`);
+    } finally {
+      admin.disconnect();
+    }
+  }, 120_000);
 });
