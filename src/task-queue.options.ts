@@ -11,6 +11,9 @@ import {
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
 
+/** Celery's default queue. */
+const CELERY_DEFAULT_QUEUE = 'celery';
+
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
 /**
@@ -57,7 +60,19 @@ export function resolveModuleOptions(
       'use 1 to 100 characters from A-Z a-z 0-9 . _ : - (no braces: the prefix sits outside the hash tag)',
     );
   }
-  const defaultQueue = assertName('defaultQueue', options.defaultQueue ?? DEFAULT_QUEUE);
+  const protocol = options.protocol ?? 'taskqueue';
+  if (protocol !== 'taskqueue' && protocol !== 'celery')
+    throw new TaskQueueConfigError('protocol', protocol, "expected 'taskqueue' or 'celery'");
+  if (protocol === 'celery' && transport !== 'redis')
+    throw new TaskQueueConfigError(
+      'protocol',
+      protocol,
+      'the Celery protocol needs a redis:// or rediss:// broker (it is the layout Python Celery reads)',
+    );
+  const defaultQueue = assertName(
+    'defaultQueue',
+    options.defaultQueue ?? (protocol === 'celery' ? CELERY_DEFAULT_QUEUE : DEFAULT_QUEUE),
+  );
   const resultExpiresMs =
     options.resultExpires === undefined ? DEFAULT_RESULT_EXPIRES_MS : toMs(options.resultExpires, 'resultExpires');
   if (resultExpiresMs <= 0)
@@ -73,6 +88,7 @@ export function resolveModuleOptions(
   return {
     brokerUrl,
     transport,
+    protocol,
     prefix,
     defaultQueue,
     resultExpiresMs,

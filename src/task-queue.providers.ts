@@ -6,6 +6,7 @@ import { resolveModuleOptions } from './task-queue.options.js';
 import type { ResolvedTaskQueueOptions, TaskQueueModuleOptions } from './interfaces/index.js';
 import { MemoryTransport } from './transport/memory/memory.transport.js';
 import { RedisTransport } from './transport/redis/redis.transport.js';
+import { CeleryRedisTransport } from './transport/redis/celery/celery-redis.transport.js';
 import type { Transport } from './transport/transport.interface.js';
 import type { BeatStore } from './transport/beat-store.interface.js';
 import { MemoryBeatStore } from './transport/memory/memory-beat.store.js';
@@ -29,6 +30,15 @@ export class TaskQueueConnection implements OnApplicationShutdown {
       this.logger.warn(MESSAGES.memoryBroker(options.brokerUrl));
       this.transport = MemoryTransport.shared(options.brokerUrl.slice('memory://'.length) || 'default');
       this.owned = false; // shared by every module of this process that names the same broker
+    } else if (options.protocol === 'celery') {
+      this.transport = new CeleryRedisTransport({
+        url: options.brokerUrl,
+        client: options.client,
+        redisOptions: options.redis,
+        prefix: options.prefix,
+        maxMessageBytes: options.maxMessageBytes,
+      });
+      this.owned = true;
     } else {
       this.transport = new RedisTransport({
         url: options.brokerUrl,

@@ -56,6 +56,7 @@ import {
   type TaskRef,
 } from '../canvas/index.js';
 import type { CanvasJSON, ChordMembership } from '../protocol/canvas-json.js';
+import { CELERY_KWARGS_HEADER } from '../protocol/celery/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { SignalEmitter } from '../signals/signal.emitter.js';
@@ -475,6 +476,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         msg.task,
         `No @Task() of this name in worker ${this.id}; known: ${this.registry.names().join(', ') || '(none)'}.`,
       );
+      return this.rejectMessage(running, err.message, msg.id, err, msg);
+    }
+    const kwargs = msg.headers?.[CELERY_KWARGS_HEADER];
+    if (typeof kwargs === 'string' && !def.kwargs) {
+      const err = new InvalidMessageError(MESSAGES.kwargsRefused(def.name, def.site, kwargs.split(',')));
       return this.rejectMessage(running, err.message, msg.id, err, msg);
     }
     if (def.rateLimit) {

@@ -104,8 +104,8 @@ describe('Celery protocol v2 codec', () => {
       { origin: 'o', deliveryTag: 'd' },
     );
     expect(env.headers).toMatchObject({
-      eta: '2026-11-22T01:17:17.860+00:00',
-      expires: '2026-11-22T01:19:17.860+00:00',
+      eta: '2026-11-22T01:17:17.860000+00:00',
+      expires: '2026-11-22T01:19:17.860000+00:00',
       timelimit: [10, 5],
       retries: 2,
       parent_id: 'p',
@@ -124,7 +124,7 @@ describe('Celery protocol v2 codec', () => {
     expect(fromCeleryTime('2026-11-22T01:17:17.860180')).toBe(t);
     expect(fromCeleryTime('2026-11-22T03:17:17.860+02:00')).toBe(t);
     expect(fromCeleryTime('tomorrow')).toBeUndefined();
-    expect(toCeleryTime(t)).toBe('2026-11-22T01:17:17.860+00:00');
+    expect(toCeleryTime(t)).toBe('2026-11-22T01:17:17.860000+00:00');
   });
 
   it("maps priorities onto kombu's bands, most urgent first", () => {
@@ -234,7 +234,7 @@ describe("Celery's Redis result format", () => {
       result: 20,
       traceback: null,
       children: [],
-      date_done: '2026-01-01T00:00:00.000+00:00',
+      date_done: '2026-01-01T00:00:00.000000+00:00',
       task_id: 'a',
       name: 'acc.mul',
     });

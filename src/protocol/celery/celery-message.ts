@@ -105,9 +105,14 @@ export function queueOfKombuKey(key: string): string {
   return i < 0 ? key : key.slice(0, i);
 }
 
-/** Epoch ms as Celery writes times: ISO-8601 with an explicit `+00:00` (accepted by every Celery 5). */
+/**
+ * Epoch ms as Python's isoformat() writes times: six fraction digits and an
+ * explicit `+00:00` (accepted by every Celery 5). The six digits matter:
+ * Celery 5.2's own parser reads the fraction as a count of microseconds, so
+ * JavaScript's `.860` would come back as 860 µs and an ETA would fire early.
+ */
 export function toCeleryTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '+00:00');
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000+00:00');
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/;

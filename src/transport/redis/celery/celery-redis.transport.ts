@@ -1,0 +1,405 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { InvalidMessageError } from '../../../errors/index.js';
+import {
+  NAME_PATTERN,
+  READY_STATES,
+  TaskState,
+  decodeMessage,
+  encodeMessage,
+  type ResultRecord,
+} from '../../../protocol/index.js';
+import {
+  decodeCeleryMessage,
+  encodeCeleryMessage,
+  fromCeleryResult,
+  kombuListKey,
+  kombuQueueKeys,
+  toCeleryPriority,
+  toCeleryResult,
+} from '../../../protocol/celery/index.js';
+import type {
+  ChordSpec,
+  DroppedItem,
+  ParkedEntry,
+  PublishItem,
+  QueueCounts,
+  ReserveRequest,
+  ReserveResult,
+  TerminalUpdate,
+} from '../../transport.interface.js';
+import { RedisTransport, type RedisTransportOptions } from '../redis.transport.js';
+import { CeleryKeys } from './celery-keys.js';
+import { ADMIT_LUA, TAKE_LUA } from './celery-scripts.js';
+
+const TAKE = 'tq_celery_take_v1';
+const ADMIT = 'tq_celery_admit_v1';
+const DEFAULT_PARKED_CAP = 10_000;
+/** Longest single blocking wait; it is renewed after. */
+const BLOCK_SECONDS = 30;
+
+export interface CeleryRedisTransportOptions extends RedisTransportOptions {
+  /** The largest message accepted from a kombu list. @default 1048576 */
+  maxMessageBytes?: number;
+}
+
+type Cmd = (...args: Array<string | number>) => Promise<unknown>;
+
+/**
+ * Celery protocol v2 on kombu's Redis layout, with Celery's Redis result
+ * format. Messages are published as kombu does (LPUSH of the Celery envelope
+ * on the queue's list for its priority band), so stock Celery workers consume
+ * them; results are `celery-task-meta-<id>` plus a PUBLISH on that channel, so
+ * stock Celery clients read and await them.
+ *
+ * Our workers keep every promise of the native mode: a message taken from a
+ * kombu list goes, in one script, into an inbox with a claim deadline, and is
+ * then admitted, exactly once, into our own keys (ready list, or the delayed
+ * set when it has an ETA), where leases, redelivery after a lost worker, retries
+ * and dead letters work as always. Nothing waits in a worker's memory.
+ */
+export class CeleryRedisTransport extends RedisTransport {
+  readonly celeryKeys: CeleryKeys;
+  private readonly origin = `node-${process.pid}@${hostname()}`;
+  private readonly wakeId = randomUUID();
+  private readonly cap: number;
+  private blockingConn?: Redis;
+  private resultSub?: Redis;
+  private readonly resultWaiters = new Map<string, Set<(raw: string | null) => void>>();
+  private shut = false;
+
+  /** The largest message accepted from a kombu list. */
+  private readonly maxBytes: number;
+
+  constructor(options: CeleryRedisTransportOptions) {
+    super(options);
+    this.celeryKeys = new CeleryKeys(this.keys);
+    this.cap = options.parkedCap ?? DEFAULT_PARKED_CAP;
+    this.maxBytes = options.maxMessageBytes ?? 1024 * 1024;
+    if (!(TAKE in this.redis)) this.redis.defineCommand(TAKE, { numberOfKeys: 5, lua: TAKE_LUA });
+    if (!(ADMIT in this.redis)) this.redis.defineCommand(ADMIT, { numberOfKeys: 1, lua: ADMIT_LUA });
+  }
+
+  private cmd(name: string): Cmd {
+    return (this.redis as unknown as Record<string, Cmd>)[name].bind(this.redis);
+  }
+
+  /** Our encoded message as the Celery envelope, and the kombu list it goes to. */
+  private toCelery(item: PublishItem): { list: string; envelope: string } {
+    const msg = decodeMessage(item.raw, Number.MAX_SAFE_INTEGER);
+    const envelope = encodeCeleryMessage(msg, { origin: this.origin, deliveryTag: randomUUID() });
+    return { list: kombuListKey(msg.queue, toCeleryPriority(msg.priority)), envelope: JSON.stringify(envelope) };
+  }
+
+  /**
+   * Publishes as a Celery client does: LPUSH onto the queue's kombu list, ETA
+   * in the message (Celery workers hold ETA messages themselves; ours move
+   * them into the delayed set). One MULTI for the batch.
+   */
+  override async publish(items: PublishItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const encoded = items.map((it) => this.toCelery(it));
+    const multi = this.redis.multi();
+    const declared = new Set<string>();
+    for (const { list, envelope } of encoded) multi.lpush(list, envelope);
+    for (const it of items) {
+      if (declared.has(it.queue)) continue;
+      declared.add(it.queue);
+      multi.sadd(this.celeryKeys.binding(it.queue), this.celeryKeys.bindingMember(it.queue));
+    }
+    const res = await multi.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+
+  /** Moves what kombu's lists hold for `queue` into our keys (see the class comment). */
+  private async ingest(queue: string, max: number, claimMs: number, maxBytes: number): Promise<void> {
+    const now = Date.now();
+    const flat = (await this.cmd(TAKE)(this.keys.base(queue), ...kombuQueueKeys(queue), now, max, claimMs)) as string[];
+    if (flat.length === 0) return;
+    const args: Array<string | number> = [now, this.cap];
+    const failures: ResultRecord[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const tag = flat[i];
+      const raw = flat[i + 1];
+      try {
+        const { message } = decodeCeleryMessage(raw, queue, maxBytes, now);
+        if (!NAME_PATTERN.test(message.id))
+          throw new InvalidMessageError(`header "id" has characters outside A-Z a-z 0-9 . _ : -`);
+        args.push(tag, message.id, message.priority, message.eta ?? 0, encodeMessage(message));
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        const id = sniffCeleryId(raw);
+        const entry: ParkedEntry = { id: id ?? null, raw, reason, at: now };
+        args.push(tag, id ?? '', 0, -1, JSON.stringify(entry));
+        if (id)
+          failures.push({
+            id,
+            state: TaskState.FAILURE,
+            at: now,
+            error: { type: 'InvalidMessageError', message: reason },
+          });
+      }
+    }
+    await this.cmd(ADMIT)(this.keys.base(queue), ...args);
+    if (failures.length) await this.storeCelery(failures, DEFAULT_RESULT_TTL_MS);
+  }
+
+  override async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    await this.ingest(req.queue, Math.max(1, req.max), req.leaseMs, this.maxBytes);
+    const res = await super.reserve(req);
+    if (res.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), req.resultTtlMs);
+    return res;
+  }
+
+  /**
+   * Waits like a kombu consumer, on a BRPOP of every list of `queues` (plus our
+   * own wake-up lists). A message popped by the wait is pushed back where it
+   * was, at the consuming end, and the worker's next reserve takes it.
+   */
+  override async waitForWork(queues: string[], untilMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.shut) return;
+    const wake = this.celeryKeys.privateWake(this.wakeId);
+    const lists = this.celeryKeys.kombuLists(queues);
+    const keys = [...lists, ...queues.map((q) => this.keys.wake(q)), wake];
+    if (!this.blockingConn) {
+      this.blockingConn = this.redis.duplicate({ maxRetriesPerRequest: null, connectionName: 'taskqueue:celery-wait' });
+      this.blockingConn.on('error', () => undefined);
+    }
+    const conn = this.blockingConn;
+    const waitMs = Math.max(0, untilMs - Date.now());
+    if (waitMs === 0) return;
+    // BRPOP's own timeout is only as precise as Redis's cron tick: a local timer ends the wait on time.
+    const end = () => void this.redis.lpush(wake, '1').catch(() => undefined);
+    const timer = setTimeout(end, Math.min(waitMs, BLOCK_SECONDS * 1000));
+    signal.addEventListener('abort', end, { once: true });
+    try {
+      const popped = await conn.brpop(...keys, BLOCK_SECONDS + 1).catch((err: unknown) => {
+        if (this.shut) return null;
+        throw err;
+      });
+      if (popped && lists.includes(popped[0])) await this.redis.rpush(popped[0], popped[1]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', end);
+      await this.redis.del(wake).catch(() => undefined);
+    }
+  }
+
+  /** Writes records in Celery's format: SET with the TTL, and PUBLISH on the key's channel (Celery clients wait on it). */
+  private async storeCelery(records: ResultRecord[], ttlMs: number, publish = true): Promise<void> {
+    if (records.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const r of records) {
+      const key = this.celeryKeys.result(r.id);
+      const json = JSON.stringify(toCeleryResult(r));
+      pipe.set(key, json, 'PX', ttlMs);
+      if (publish) pipe.publish(key, json);
+    }
+    const res = await pipe.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+
+  /**
+   * Stores the Celery result first, then acknowledges: a crash in between
+   * redelivers the task (at least once), never loses its result.
+   */
+  override async ack(
+    update: TerminalUpdate | TerminalUpdate[],
+    next?: ReserveRequest,
+  ): Promise<ReserveResult | undefined> {
+    const updates = Array.isArray(update) ? update : [update];
+    for (const [ttl, records] of byTtl(updates)) await this.storeCelery(records, ttl);
+    return super.ack(
+      updates.map((u) => ({ ...u, record: null })),
+      next,
+    );
+  }
+
+  override async retry(
+    update: TerminalUpdate & { record: ResultRecord },
+    raw: string,
+    priority: number,
+    dueAt: number,
+  ): Promise<void> {
+    await this.storeCelery([update.record], update.resultTtlMs);
+    await super.retry(update, raw, priority, dueAt);
+  }
+
+  override async fail(update: TerminalUpdate & { record: ResultRecord }, raw: string): Promise<void> {
+    await this.storeCelery([update.record], update.resultTtlMs);
+    await super.fail(update, raw);
+  }
+
+  override async setState(_queue: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    await this.storeCelery([record], resultTtlMs);
+  }
+
+  override async revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    await super.revoke(queue, id, record, resultTtlMs);
+    const current = await this.getResult(queue, id);
+    if (!current || !READY_STATES.has(current.state)) await this.storeCelery([record], resultTtlMs);
+  }
+
+  override async chordCreate(spec: ChordSpec): Promise<void> {
+    void spec;
+    throw new InvalidMessageError(
+      "chords are not supported with protocol 'celery' yet: build the chord in Python, or use a chain",
+    );
+  }
+
+  override async getResult(_queue: string, id: string): Promise<ResultRecord | null> {
+    const raw = await this.redis.get(this.celeryKeys.result(id));
+    return raw ? fromCeleryResult(id, raw) : null;
+  }
+
+  override async findResult(queues: string[], id: string): Promise<{ queue: string; record: ResultRecord } | null> {
+    const record = await this.getResult(queues[0] ?? '', id);
+    return record ? { queue: queues[0] ?? '', record } : null;
+  }
+
+  override async forget(_queue: string, id: string): Promise<void> {
+    await this.redis.del(this.celeryKeys.result(id));
+  }
+
+  /** Waits as a Celery client does: SUBSCRIBE to the result key's channel, then one GET. */
+  override async waitForResult(_queue: string | string[], id: string, timeoutMs: number): Promise<ResultRecord | null> {
+    const channel = this.celeryKeys.result(id);
+    const sub = this.ensureResultSub();
+    const final = (raw: string | null) => {
+      const rec = raw ? fromCeleryResult(id, raw) : null;
+      return rec && READY_STATES.has(rec.state) ? rec : null;
+    };
+    return new Promise<ResultRecord | null>((resolve, reject) => {
+      let settled = false;
+      const done = (rec: ResultRecord | null, err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const set = this.resultWaiters.get(channel);
+        set?.delete(onMessage);
+        if (set && set.size === 0) {
+          this.resultWaiters.delete(channel);
+          if (!this.shut) sub.unsubscribe(channel).catch(() => undefined);
+        }
+        if (err) reject(err);
+        else resolve(rec);
+      };
+      const onMessage = (raw: string | null) => {
+        if (raw === null) return done(null);
+        const rec = final(raw);
+        if (rec) done(rec);
+      };
+      const timer = setTimeout(() => done(null), timeoutMs);
+      let set = this.resultWaiters.get(channel);
+      const first = !set;
+      if (!set) this.resultWaiters.set(channel, (set = new Set()));
+      set.add(onMessage);
+      (first ? sub.subscribe(channel) : Promise.resolve())
+        .then(() => this.redis.get(channel))
+        .then((raw) => {
+          const rec = final(raw);
+          if (rec) done(rec);
+        })
+        .catch((err) => done(null, err));
+    });
+  }
+
+  private ensureResultSub(): Redis {
+    if (this.resultSub) return this.resultSub;
+    const sub = this.redis.duplicate({
+      maxRetriesPerRequest: null,
+      enableReadyCheck: false,
+      connectionName: 'taskqueue:celery-results',
+    });
+    sub.on('error', () => undefined);
+    sub.on('message', (channel: string, message: string) => {
+      for (const fn of [...(this.resultWaiters.get(channel) ?? [])]) fn(message);
+    });
+    // Messages published while disconnected are lost: look again after every reconnect.
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      if (!connectedOnce) return void (connectedOnce = true);
+      for (const [channel, set] of this.resultWaiters)
+        this.redis
+          .get(channel)
+          .then((raw) => {
+            if (raw) for (const fn of [...set]) fn(raw);
+          })
+          .catch(() => undefined);
+    });
+    this.resultSub = sub;
+    return sub;
+  }
+
+  override async counts(queue: string): Promise<QueueCounts> {
+    const counts = await super.counts(queue);
+    const pipe = this.redis.pipeline();
+    for (const key of kombuQueueKeys(queue)) pipe.llen(key);
+    pipe.hlen(this.celeryKeys.inbox(queue));
+    const res = (await pipe.exec()) ?? [];
+    for (const [err, n] of res) {
+      if (err) throw err;
+      counts.ready += Number(n);
+    }
+    return counts;
+  }
+
+  override async purge(queue: string): Promise<void> {
+    await super.purge(queue);
+    await this.redis.del(...kombuQueueKeys(queue));
+  }
+
+  override async close(): Promise<void> {
+    if (this.shut) return;
+    this.shut = true;
+    for (const set of [...this.resultWaiters.values()]) for (const fn of [...set]) fn(null);
+    this.blockingConn?.disconnect();
+    this.resultSub?.disconnect();
+    await this.redis.del(this.celeryKeys.privateWake(this.wakeId)).catch(() => undefined);
+    await super.close();
+  }
+}
+
+/** Result TTL of the FAILURE stored for a message that could not be read (Celery's default, one day). */
+const DEFAULT_RESULT_TTL_MS = 86_400_000;
+
+function byTtl(updates: TerminalUpdate[]): Map<number, ResultRecord[]> {
+  const map = new Map<number, ResultRecord[]>();
+  for (const u of updates) {
+    if (!u.record) continue;
+    const list = map.get(u.resultTtlMs);
+    if (list) list.push(u.record);
+    else map.set(u.resultTtlMs, [u.record]);
+  }
+  return map;
+}
+
+function droppedRecord(d: DroppedItem): ResultRecord {
+  const task = /"task":"([^"\\]+)"/.exec(d.raw)?.[1];
+  if (d.reason === 'lost')
+    return {
+      id: d.id,
+      task,
+      state: TaskState.FAILURE,
+      at: Date.now(),
+      error: { type: 'WorkerLostError', message: 'the worker holding the task was lost too many times' },
+    };
+  return {
+    id: d.id,
+    task,
+    state: TaskState.REVOKED,
+    at: Date.now(),
+    error: { type: 'TaskRevokedError', message: d.reason },
+  };
+}
+
+/** Best-effort task id of an unreadable Celery envelope. */
+function sniffCeleryId(raw: string): string | undefined {
+  try {
+    const id = (JSON.parse(raw) as { headers?: { id?: unknown } }).headers?.id;
+    return typeof id === 'string' && NAME_PATTERN.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

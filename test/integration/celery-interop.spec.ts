@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Task, TaskClient, TaskError, TaskInspector, TaskRevokedError, TaskWorker, chain } from '../../src/index.js';
+import { createTaskApp } from '../utils/app.js';
+import {
+  PythonCeleryClient,
+  celeryRedisUrl,
+  cleanupCelery,
+  startCeleryWorker,
+  type PythonAnswer,
+} from '../utils/celery.js';
+import type { ManagedProcess } from '../utils/processes.js';
+import { cleanupPrefix, testPrefix, until } from '../utils/redis.js';
+
+/**
+ * Protocol 'celery' against a stock Celery 5 worker and client (Debian's
+ * python3-celery), both real processes on this file's own queues in a Redis DB
+ * kept for Celery tests.
+ */
+const URL = celeryRedisUrl(13);
+const run = randomUUID().slice(0, 8);
+const PY = `py-${run}`;
+const TS = `ts-${run}`;
+const prefix = testPrefix('celery-interop');
+const TIMEOUT = { timeout: 20_000 };
+
+@Injectable()
+class AccTasks {
+  @Task({ name: 'acc.mul', queue: TS })
+  mul(a: number, b: number) {
+    return a * b;
+  }
+
+  @Task({ name: 'acc.add', queue: TS })
+  add(a: number, b: number) {
+    return a + b;
+  }
+
+  @Task({ name: 'acc.fail', queue: TS })
+  fail(message: string) {
+    throw new RangeError(message);
+  }
+
+  @Task({ name: 'acc.typed', queue: TS })
+  typed() {
+    throw new TypeError('not a number');
+  }
+
+  @Task({ name: 'acc.now', queue: TS })
+  now() {
+    return Date.now();
+  }
+
+  @Task({ name: 'acc.scale', queue: TS, kwargs: true })
+  scale(a: number, kw: { factor: number }) {
+    return a * kw.factor;
+  }
+}
+
+describe("protocol 'celery' with Python Celery", () => {
+  let app: TestingModule;
+  let client: TaskClient;
+  let worker: ManagedProcess;
+  let python: PythonCeleryClient;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    [worker, python, app] = await Promise.all([
+      startCeleryWorker(URL, [PY]),
+      PythonCeleryClient.start(URL),
+      createTaskApp({ brokerUrl: URL, protocol: 'celery', prefix, resultExpires: '10m' }, [AccTasks]),
+    ]);
+    client = app.get(TaskClient);
+    await app.get(TaskWorker).start({ queues: [TS], concurrency: 4, lease: '5s' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await python?.stop();
+    await worker?.terminate();
+    await cleanupCelery(URL, [PY, TS], [...ids, ...(python?.ids ?? [])]);
+    await cleanupPrefix(prefix, URL);
+  });
+
+  /** Publishes from Nest and remembers the id for cleanup. */
+  const send = async (name: string, args: unknown[], options: Parameters<TaskClient['send']>[2] = {}) => {
+    const r = await client.send(name, args, { queue: PY, ...options });
+    ids.push(r.id);
+    return r;
+  };
+
+  const pyCall = async (cmd: Record<string, unknown>): Promise<PythonAnswer> => {
+    const answer = await python.call(cmd).done;
+    return answer;
+  };
+
+  describe('Nest -> Python worker', () => {
+    it('runs app.add on the Python worker and get() returns its value', async () => {
+      const r = await send('app.add', [2, 3]);
+      expect(await r.get(TIMEOUT)).toBe(5);
+    });
+
+    it('rejects get() with TaskError carrying the Python class name and message', async () => {
+      const r = await send('app.fail', ['it broke']);
+      const err = (await r.get(TIMEOUT).catch((e: unknown) => e)) as TaskError;
+      expect(err).toBeInstanceOf(TaskError);
+      expect(err.type).toBe('ValueError');
+      expect(err.remoteMessage).toBe('it broke');
+      expect(err.traceback).toContain('Traceback');
+    });
+
+    it('honours countdown: the Python worker does not start the task early', async () => {
+      const sentAt = Date.now();
+      const r = await send('app.now', [], { countdown: 1500 });
+      expect(await r.get(TIMEOUT)).toBeGreaterThanOrEqual(sentAt + 1500);
+    });
+
+    it('honours eta', async () => {
+      const eta = new Date(Date.now() + 1200);
+      const r = await send('app.now', [], { eta });
+      expect(await r.get(TIMEOUT)).toBeGreaterThanOrEqual(eta.getTime());
+    });
+
+    it('an expired task ends REVOKED', async () => {
+      const r = await send('app.add', [1, 1], { expires: new Date(Date.now() - 1000) });
+      await expect(r.get(TIMEOUT)).rejects.toBeInstanceOf(TaskRevokedError);
+      expect(await r.state()).toBe('REVOKED');
+    });
+
+    it('runs a chain built in TypeScript on Python workers', async () => {
+      const r = await chain(
+        client.signature('app.add', [2, 3], { queue: PY }),
+        client.signature('app.mul', [10], { queue: PY }),
+      ).delay();
+      ids.push(r.id, ...(r.parent ? [r.parent.id] : []));
+      expect(await r.get(TIMEOUT)).toBe(50);
+    });
+  });
+
+  describe('Python client -> Nest worker', () => {
+    it("runs acc.mul and Python's get() returns the value", async () => {
+      expect(await pyCall({ op: 'send', name: 'acc.mul', args: [4, 5], queue: TS })).toEqual(
+        expect.objectContaining({ ok: true, value: 20 }),
+      );
+    });
+
+    it("a failure raises in Python with our error's type and message", async () => {
+      const answer = await pyCall({ op: 'send', name: 'acc.fail', args: ['out of range'], queue: TS });
+      expect(answer).toMatchObject({ ok: false, type: 'RangeError', message: 'out of range' });
+    });
+
+    it('a JavaScript TypeError arrives as Python builtins.TypeError', async () => {
+      const answer = await pyCall({ op: 'send', name: 'acc.typed', args: [], queue: TS });
+      expect(answer).toMatchObject({ ok: false, type: 'TypeError', module: 'builtins', message: 'not a number' });
+    });
+
+    it('honours countdown and eta from Python (held in Redis, not started early)', async () => {
+      const sentAt = Date.now();
+      const [byCountdown, byEta] = await Promise.all([
+        pyCall({ op: 'send', name: 'acc.now', queue: TS, countdown: 1.5 }),
+        pyCall({ op: 'send', name: 'acc.now', queue: TS, eta: sentAt + 1200 }),
+      ]);
+      expect(byCountdown.ok).toBe(true);
+      expect(byCountdown.value).toBeGreaterThanOrEqual(sentAt + 1500);
+      expect(byEta.value).toBeGreaterThanOrEqual(sentAt + 1200);
+    });
+
+    it('a Python ETA waits in Redis (our delayed set), not in a worker', async () => {
+      const call = python.call({ op: 'send', name: 'acc.now', queue: TS, countdown: 2 });
+      await call.sent;
+      await until(async () => (await app.get(TaskInspector).counts(TS)).delayed === 1, 5_000, 'the delayed ETA');
+      expect((await call.done).ok).toBe(true);
+    });
+
+    it('an unknown task fails with NotRegistered for the sender', async () => {
+      const answer = await pyCall({ op: 'send', name: 'acc.nope', args: [], queue: TS });
+      expect(answer).toMatchObject({ ok: false, type: 'NotRegistered', module: 'celery.exceptions' });
+      expect(answer.message).toContain('acc.nope');
+    });
+
+    it('kwargs are refused, naming them, unless the task opts in', async () => {
+      const refused = await pyCall({ op: 'send', name: 'acc.mul', args: [4], kwargs: { b: 5 }, queue: TS });
+      expect(refused.ok).toBe(false);
+      expect(refused.message).toContain('keyword arguments b');
+      const accepted = await pyCall({ op: 'send', name: 'acc.scale', args: [4], kwargs: { factor: 3 }, queue: TS });
+      expect(accepted).toMatchObject({ ok: true, value: 12 });
+    });
+
+    it('runs a chain built in Python of our tasks', async () => {
+      const answer = await pyCall({
+        op: 'chain',
+        steps: [
+          { name: 'acc.mul', args: [4, 5], queue: TS },
+          { name: 'acc.add', args: [1], queue: TS },
+        ],
+      });
+      expect(answer).toMatchObject({ ok: true, value: 21 });
+    });
+  });
+
+  describe('across languages', () => {
+    it('a chain built in TypeScript: first step on Python, second on ours', async () => {
+      const r = await chain(
+        client.signature('app.add', [2, 3], { queue: PY }),
+        client.signature('acc.mul', [10], { queue: TS }),
+      ).delay();
+      ids.push(r.id, ...(r.parent ? [r.parent.id] : []));
+      expect(await r.get(TIMEOUT)).toBe(50);
+    });
+
+    it('a chain built in Python: first step on Python, second on ours', async () => {
+      const answer = await pyCall({
+        op: 'chain',
+        steps: [
+          { name: 'app.add', args: [2, 3], queue: PY },
+          { name: 'acc.mul', args: [10], queue: TS },
+          { name: 'app.add', args: [1], queue: PY },
+        ],
+      });
+      expect(answer).toMatchObject({ ok: true, value: 51 });
+    });
+  });
+});
