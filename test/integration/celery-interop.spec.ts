@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Task, TaskClient, TaskError, TaskInspector, TaskRevokedError, TaskWorker, chain } from '../../src/index.js';
+import { Redis } from 'ioredis';
+import type { Transport } from '../../src/index.js';
+import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { createTaskApp } from '../utils/app.js';
 import {
   PythonCeleryClient,
@@ -185,6 +188,39 @@ describe("protocol 'celery' with Python Celery", () => {
       expect(refused.message).toContain('keyword arguments b');
       const accepted = await pyCall({ op: 'send', name: 'acc.scale', args: [4], kwargs: { factor: 3 }, queue: TS });
       expect(accepted).toMatchObject({ ok: true, value: 12 });
+    });
+
+    it('a message it cannot read is parked, and its sender gets a FAILURE naming the reason', async () => {
+      const id = randomUUID();
+      ids.push(id);
+      const envelope = {
+        body: 'gASVAAAAAAAAAAA=',
+        'content-encoding': 'binary',
+        'content-type': 'application/x-python-serialize',
+        headers: { lang: 'py', task: 'acc.mul', id },
+        properties: {
+          correlation_id: id,
+          delivery_info: { exchange: '', routing_key: TS },
+          priority: 0,
+          body_encoding: 'base64',
+          delivery_tag: randomUUID(),
+        },
+      };
+      const redis = new Redis(URL);
+      try {
+        await redis.lpush(TS, JSON.stringify(envelope));
+      } finally {
+        await redis.quit();
+      }
+      const err = (await client
+        .result(id)
+        .get(TIMEOUT)
+        .catch((e: unknown) => e)) as TaskError;
+      expect(err).toBeInstanceOf(TaskError);
+      expect(err.type).toBe('InvalidMessageError');
+      expect(err.remoteMessage).toContain('application/x-python-serialize');
+      const parked = await app.get<Transport>(TASK_QUEUE_TRANSPORT).listRejected(TS);
+      expect(parked.find((p) => p.id === id)?.reason).toContain('content-type');
     });
 
     it('runs a chain built in Python of our tasks', async () => {
