@@ -37,6 +37,7 @@ export class TaskQueueConnection implements OnApplicationShutdown {
         redisOptions: options.redis,
         prefix: options.prefix,
         maxMessageBytes: options.maxMessageBytes,
+        resultTtlMs: options.resultExpiresMs,
       });
       this.owned = true;
     } else {

@@ -5,7 +5,7 @@ import sys
 import threading
 from datetime import datetime, timezone
 
-from celery import chain, signature
+from celery import chain, chord, signature
 from interop_app import app
 
 lock = threading.Lock()
@@ -37,12 +37,17 @@ def handle(cmd):
             r = app.send_task(cmd['name'], args=cmd.get('args', []), kwargs=cmd.get('kwargs', {}), **opts)
         elif op == 'chain':
             r = chain(*[sig(s) for s in cmd['steps']]).apply_async()
+        elif op == 'chord':
+            r = chord([sig(s) for s in cmd['header']], sig(cmd['body'])).apply_async()
         else:
             raise ValueError('unknown op %r' % op)
-        ids, node = [], r
-        while node is not None:
+        ids, todo = [], [r]
+        while todo:
+            node = todo.pop()
             ids.append(node.id)
-            node = node.parent
+            todo.extend(getattr(node, 'results', None) or [])
+            if node.parent is not None:
+                todo.append(node.parent)
         answer(req, event='sent', id=r.id, ids=ids)
         value = r.get(timeout=cmd.get('timeout', 20), propagate=True)
         answer(req, event='done', ok=True, value=value)

@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
-import { Task, TaskClient, TaskError, TaskInspector, TaskRevokedError, TaskWorker, chain } from '../../src/index.js';
+import {
+  AsyncResult,
+  GroupResult,
+  Task,
+  TaskClient,
+  TaskError,
+  TaskInspector,
+  TaskRevokedError,
+  TaskWorker,
+  chain,
+  chord,
+  group,
+} from '../../src/index.js';
 import { Redis } from 'ioredis';
 import type { Transport } from '../../src/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
@@ -30,6 +42,9 @@ const TIMEOUT = { timeout: 20_000 };
 
 @Injectable()
 class AccTasks {
+  /** How many times acc.sum ran (chord bodies run once). */
+  static sums = 0;
+
   @Task({ name: 'acc.mul', queue: TS })
   mul(a: number, b: number) {
     return a * b;
@@ -53,6 +68,12 @@ class AccTasks {
   @Task({ name: 'acc.now', queue: TS })
   now() {
     return Date.now();
+  }
+
+  @Task({ name: 'acc.sum', queue: TS })
+  sum(values: number[]) {
+    AccTasks.sums++;
+    return values.reduce((a, b) => a + b, 0);
   }
 
   @Task({ name: 'acc.scale', queue: TS, kwargs: true })
@@ -91,6 +112,14 @@ describe("protocol 'celery' with Python Celery", () => {
     const r = await client.send(name, args, { queue: PY, ...options });
     ids.push(r.id);
     return r;
+  };
+
+  /** Remembers every task id of a canvas result (for cleanup). */
+  const track = (r: AsyncResult | GroupResult | undefined): void => {
+    if (!r) return;
+    if (r instanceof GroupResult) r.results.forEach((m) => track(m as AsyncResult));
+    else ids.push(r.id);
+    track(r.parent as AsyncResult | GroupResult | undefined);
   };
 
   const pyCall = async (cmd: Record<string, unknown>): Promise<PythonAnswer> => {
@@ -136,7 +165,7 @@ describe("protocol 'celery' with Python Celery", () => {
         client.signature('app.add', [2, 3], { queue: PY }),
         client.signature('app.mul', [10], { queue: PY }),
       ).delay();
-      ids.push(r.id, ...(r.parent ? [r.parent.id] : []));
+      track(r);
       expect(await r.get(TIMEOUT)).toBe(50);
     });
   });
@@ -235,13 +264,83 @@ describe("protocol 'celery' with Python Celery", () => {
     });
   });
 
+  describe('groups and chords', () => {
+    const sig = (name: string, args: unknown[], queue: string) => client.signature(name, args, { queue });
+    const noJoinKeys = async (groupIds: string[]) => {
+      const redis = new Redis(URL);
+      try {
+        const keys = groupIds.flatMap((g) => [`celery-taskset-meta-${g}.j`, `celery-taskset-meta-${g}.s`]);
+        return keys.length === 0 ? 0 : await redis.exists(...keys);
+      } finally {
+        await redis.quit();
+      }
+    };
+
+    it('a group built in TypeScript runs on Python workers', async () => {
+      const r = await group(sig('app.add', [1, 1], PY), sig('app.add', [2, 2], PY)).delay();
+      track(r);
+      expect(await r.get(TIMEOUT)).toEqual([2, 4]);
+    });
+
+    it("a chord built in TypeScript runs on Python workers, joined by Celery's Redis backend", async () => {
+      const r = await chord([sig('app.add', [1, 2], PY), sig('app.add', [3, 4], PY)], sig('app.tsum', [], PY)).delay();
+      track(r);
+      expect(await r.get(TIMEOUT)).toBe(10);
+    });
+
+    it('a chord built in TypeScript of our tasks runs on our worker with the same join', async () => {
+      const r = await chord([sig('acc.add', [1, 2], TS), sig('acc.add', [3, 4], TS)], sig('acc.sum', [], TS)).delay();
+      track(r);
+      expect(await r.get(TIMEOUT)).toBe(10);
+    });
+
+    it('a chord built in Python of our tasks: body run once, join keys cleaned up', async () => {
+      const before = AccTasks.sums;
+      const answer = await pyCall({
+        op: 'chord',
+        header: [
+          { name: 'acc.add', args: [1, 2], queue: TS },
+          { name: 'acc.add', args: [3, 4], queue: TS },
+          { name: 'acc.mul', args: [2, 5], queue: TS },
+        ],
+        body: { name: 'acc.sum', args: [], queue: TS },
+      });
+      expect(answer).toMatchObject({ ok: true, value: 20 });
+      expect(AccTasks.sums).toBe(before + 1);
+      expect(await noJoinKeys(python.ids)).toBe(0);
+    });
+
+    it('a header failing on our worker fails the body with ChordError', async () => {
+      const before = AccTasks.sums;
+      const call = python.call({
+        op: 'chord',
+        header: [
+          { name: 'acc.add', args: [1, 2], queue: TS },
+          { name: 'acc.fail', args: ['no'], queue: TS },
+        ],
+        body: { name: 'acc.sum', args: [], queue: TS },
+      });
+      const bodyId = await call.sent;
+      // Celery's get() raises the first failed parent's error, as it does between Python workers
+      expect(await call.done).toMatchObject({ ok: false, type: 'RangeError', message: 'no' });
+      const err = (await client
+        .result(bodyId)
+        .get(TIMEOUT)
+        .catch((e: unknown) => e)) as TaskError;
+      expect(err.type).toBe('ChordError');
+      expect(err.remoteMessage).toContain('RangeError');
+      expect(AccTasks.sums).toBe(before);
+      expect(await noJoinKeys(python.ids)).toBe(0);
+    });
+  });
+
   describe('across languages', () => {
     it('a chain built in TypeScript: first step on Python, second on ours', async () => {
       const r = await chain(
         client.signature('app.add', [2, 3], { queue: PY }),
         client.signature('acc.mul', [10], { queue: TS }),
       ).delay();
-      ids.push(r.id, ...(r.parent ? [r.parent.id] : []));
+      track(r);
       expect(await r.get(TIMEOUT)).toBe(50);
     });
 

@@ -220,6 +220,8 @@ export interface EncodeCeleryOptions {
   origin: string;
   /** A fresh unique id: kombu's key into `unacked`. */
   deliveryTag: string;
+  /** The body of the chord `m.chord` names (Celery's `embed.chord`): the Redis backend's join sends it. */
+  chordBody?: CelerySignature;
 }
 
 /**
@@ -228,14 +230,14 @@ export interface EncodeCeleryOptions {
  */
 export function encodeCeleryMessage(m: TaskMessage, o: EncodeCeleryOptions): CeleryEnvelope {
   const [args, kwargs] = splitKwargs(m.args, m.headers);
-  if (m.chord !== undefined)
-    throw new InvalidMessageError(`task "${m.task}" is a chord header task, which has no Celery protocol form here`);
+  if (m.chord !== undefined && o.chordBody === undefined)
+    throw new InvalidMessageError(`task "${m.task}" is a chord header task, but its chord's body is not known`);
   const embed = {
     callbacks: m.link?.length ? m.link.map(toCelerySignature) : null,
     errbacks: m.linkError?.length ? m.linkError.map(toCelerySignature) : null,
     // Celery pops the next step from the end.
     chain: m.chain?.length ? m.chain.map(toCelerySignature).reverse() : null,
-    chord: null,
+    chord: m.chord ? o.chordBody! : null,
   };
   const headers: Record<string, unknown> = {
     lang: 'js',
@@ -244,8 +246,8 @@ export function encodeCeleryMessage(m: TaskMessage, o: EncodeCeleryOptions): Cel
     shadow: null,
     eta: m.eta === undefined ? null : toCeleryTime(m.eta),
     expires: m.expires === undefined ? null : toCeleryTime(m.expires),
-    group: null,
-    group_index: null,
+    group: m.chord?.id ?? null,
+    group_index: m.chord?.index ?? null,
     retries: m.retries,
     timelimit: [seconds(m.timeLimit), seconds(m.softTimeLimit)],
     root_id: m.rootId ?? m.id,

@@ -30,6 +30,16 @@ export class CeleryKeys {
     return `${CELERY_RESULT_PREFIX}${id}`;
   }
 
+  /** Celery's key of a saved group; `.j` (ZSET of joined header results), `.s` (size) and `.t` (extra size) of a chord. */
+  taskset(id: string): string {
+    return `celery-taskset-meta-${id}`;
+  }
+
+  /** The Celery signature of a chord's body, kept for our workers' join (Celery's own carry it in each header message). */
+  chordBody(id: string): string {
+    return `${this.ours.prefix}:{@celery-chord}:${id}`;
+  }
+
   /** HASH delivery tag → Celery envelope: messages taken from kombu's lists and not yet admitted. */
   inbox(queue: string): string {
     return `${this.ours.base(queue)}celery:in`;

@@ -4,22 +4,31 @@ import type { Redis } from 'ioredis';
 import { InvalidMessageError } from '../../../errors/index.js';
 import {
   NAME_PATTERN,
+  PROTOCOL_VERSION,
   READY_STATES,
   TaskState,
   decodeMessage,
   encodeMessage,
   type ResultRecord,
+  type StoredError,
+  type TaskMessage,
 } from '../../../protocol/index.js';
 import {
   decodeCeleryMessage,
   encodeCeleryMessage,
+  fromCeleryException,
+  fromCeleryPriority,
+  fromCelerySignature,
   fromCeleryResult,
+  toCelerySignature,
+  type CelerySignature,
   kombuListKey,
   kombuQueueKeys,
   toCeleryPriority,
   toCeleryResult,
 } from '../../../protocol/celery/index.js';
 import type {
+  ChordJoinOutcome,
   ChordSpec,
   DroppedItem,
   ParkedEntry,
@@ -42,6 +51,8 @@ const BLOCK_SECONDS = 30;
 export interface CeleryRedisTransportOptions extends RedisTransportOptions {
   /** The largest message accepted from a kombu list. @default 1048576 */
   maxMessageBytes?: number;
+  /** TTL of chord state (Celery's result_expires). @default one day */
+  resultTtlMs?: number;
 }
 
 type Cmd = (...args: Array<string | number>) => Promise<unknown>;
@@ -71,12 +82,16 @@ export class CeleryRedisTransport extends RedisTransport {
 
   /** The largest message accepted from a kombu list. */
   private readonly maxBytes: number;
+  private readonly ttlMs: number;
+  /** Bodies of the chords being published by this process, for their header messages (`embed.chord`). */
+  private readonly chordBodies = new Map<string, CelerySignature>();
 
   constructor(options: CeleryRedisTransportOptions) {
     super(options);
     this.celeryKeys = new CeleryKeys(this.keys);
     this.cap = options.parkedCap ?? DEFAULT_PARKED_CAP;
     this.maxBytes = options.maxMessageBytes ?? 1024 * 1024;
+    this.ttlMs = options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS;
     if (!(TAKE in this.redis)) this.redis.defineCommand(TAKE, { numberOfKeys: 5, lua: TAKE_LUA });
     if (!(ADMIT in this.redis)) this.redis.defineCommand(ADMIT, { numberOfKeys: 1, lua: ADMIT_LUA });
   }
@@ -86,9 +101,17 @@ export class CeleryRedisTransport extends RedisTransport {
   }
 
   /** Our encoded message as the Celery envelope, and the kombu list it goes to. */
-  private toCelery(item: PublishItem): { list: string; envelope: string } {
+  private async toCelery(item: PublishItem): Promise<{ list: string; envelope: string }> {
     const msg = decodeMessage(item.raw, Number.MAX_SAFE_INTEGER);
-    const envelope = encodeCeleryMessage(msg, { origin: this.origin, deliveryTag: randomUUID() });
+    let chordBody: CelerySignature | undefined;
+    if (msg.chord) {
+      chordBody = this.chordBodies.get(msg.chord.id);
+      if (!chordBody) {
+        const stored = await this.redis.get(this.celeryKeys.chordBody(msg.chord.id));
+        if (stored) chordBody = JSON.parse(stored) as CelerySignature;
+      }
+    }
+    const envelope = encodeCeleryMessage(msg, { origin: this.origin, deliveryTag: randomUUID(), chordBody });
     return { list: kombuListKey(msg.queue, toCeleryPriority(msg.priority)), envelope: JSON.stringify(envelope) };
   }
 
@@ -99,7 +122,7 @@ export class CeleryRedisTransport extends RedisTransport {
    */
   override async publish(items: PublishItem[]): Promise<void> {
     if (items.length === 0) return;
-    const encoded = items.map((it) => this.toCelery(it));
+    const encoded = await Promise.all(items.map((it) => this.toCelery(it)));
     const multi = this.redis.multi();
     const declared = new Set<string>();
     for (const { list, envelope } of encoded) multi.lpush(list, envelope);
@@ -110,6 +133,10 @@ export class CeleryRedisTransport extends RedisTransport {
     }
     const res = await multi.exec();
     for (const [err] of res ?? []) if (err) throw err;
+    for (const it of items) {
+      const chord = /"chord":\{"id":"([^"\\]+)"/.exec(it.raw)?.[1];
+      if (chord) this.chordBodies.delete(chord);
+    }
   }
 
   /** Moves what kombu's lists hold for `queue` into our keys (see the class comment). */
@@ -119,13 +146,20 @@ export class CeleryRedisTransport extends RedisTransport {
     if (flat.length === 0) return;
     const args: Array<string | number> = [now, this.cap];
     const failures: ResultRecord[] = [];
+    const bodies = new Map<string, string>();
     for (let i = 0; i < flat.length; i += 2) {
       const tag = flat[i];
       const raw = flat[i + 1];
       try {
-        const { message } = decodeCeleryMessage(raw, queue, maxBytes, now);
+        const { message, extras } = decodeCeleryMessage(raw, queue, maxBytes, now);
         if (!NAME_PATTERN.test(message.id))
           throw new InvalidMessageError(`header "id" has characters outside A-Z a-z 0-9 . _ : -`);
+        if (extras.chord && extras.group) {
+          if (!NAME_PATTERN.test(extras.group))
+            throw new InvalidMessageError(`header "group" has characters outside A-Z a-z 0-9 . _ : -`);
+          message.chord = { id: extras.group, index: extras.groupIndex ?? 0, queue };
+          bodies.set(extras.group, JSON.stringify(toCelerySignature(extras.chord)));
+        }
         args.push(tag, message.id, message.priority, message.eta ?? 0, encodeMessage(message));
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
@@ -140,6 +174,12 @@ export class CeleryRedisTransport extends RedisTransport {
             error: { type: 'InvalidMessageError', message: reason },
           });
       }
+    }
+    if (bodies.size) {
+      // before the admit: a header task may run (and join) as soon as it is admitted
+      const pipe = this.redis.pipeline();
+      for (const [group, body] of bodies) pipe.set(this.celeryKeys.chordBody(group), body, 'PX', this.ttlMs, 'NX');
+      await pipe.exec();
     }
     await this.cmd(ADMIT)(this.keys.base(queue), ...args);
     if (failures.length) await this.storeCelery(failures, DEFAULT_RESULT_TTL_MS);
@@ -241,11 +281,111 @@ export class CeleryRedisTransport extends RedisTransport {
     if (!current || !READY_STATES.has(current.state)) await this.storeCelery([record], resultTtlMs);
   }
 
+  /**
+   * A chord the Celery way (Redis backend's native join): its size in
+   * `celery-taskset-meta-<id>.s`, its body in every header message
+   * (`embed.chord`), so whichever worker runs the last header task, Python's
+   * or ours, sends the body.
+   */
   override async chordCreate(spec: ChordSpec): Promise<void> {
-    void spec;
-    throw new InvalidMessageError(
-      "chords are not supported with protocol 'celery' yet: build the chord in Python, or use a chain",
-    );
+    const body = decodeMessage(spec.insert ? `${spec.bodyHead}null${spec.bodyTail}` : spec.bodyHead, Infinity);
+    if (body.chain?.length)
+      throw new InvalidMessageError(
+        `a chord whose body (${body.task}) is followed by more steps has no Celery protocol form here; put the steps in the body's task, or link them`,
+      );
+    const sig = toCelerySignature({
+      type: 'signature',
+      task: body.task,
+      args: spec.insert ? body.args.slice(1) : body.args,
+      options: { taskId: body.id, queue: body.queue, priority: body.priority, headers: body.headers },
+      immutable: !spec.insert,
+      link: body.link,
+      linkError: body.linkError,
+    });
+    this.chordBodies.set(spec.id, sig);
+    const res = await this.redis
+      .multi()
+      .set(`${this.celeryKeys.taskset(spec.id)}.s`, spec.size, 'PX', spec.ttlMs)
+      .set(this.celeryKeys.chordBody(spec.id), JSON.stringify(sig), 'PX', spec.ttlMs)
+      .exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+
+  /**
+   * Celery's Redis join (`on_chord_part_return`): ZADD the result to `.j`
+   * scored by the header's index, compare the count with `.s` + `.t`; the
+   * call that completes the chord sends the body with the results in header
+   * order, then deletes the chord's keys (at least once: a crash before the
+   * delete lets a redelivered header send the body again).
+   */
+  override async chordJoin(_queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {
+    const k = this.celeryKeys.taskset(id);
+    const member = `[1, ${JSON.stringify(`${id}:${index}`)}, "SUCCESS", ${resultJson}]`;
+    const res = await this.redis
+      .multi()
+      .zadd(`${k}.j`, index, member)
+      .zcount(`${k}.j`, '-inf', '+inf')
+      .get(`${k}.t`)
+      .get(`${k}.s`)
+      .pexpire(`${k}.j`, this.ttlMs)
+      .exec();
+    const [[e0, added], [e1, count], [, extra], [, size]] = res ?? [];
+    if (e0 || e1) throw e0 ?? e1;
+    if (size === null) return 'gone';
+    if (Number(count) < Number(size) + Number(extra ?? 0)) return Number(added) ? 'waiting' : 'duplicate';
+    const [[, members], [, bodyJson]] =
+      (await this.redis.multi().zrange(`${k}.j`, 0, -1).get(this.celeryKeys.chordBody(id)).exec()) ?? [];
+    if (typeof bodyJson !== 'string') return 'gone';
+    const sig = fromCelerySignature(JSON.parse(bodyJson), 'the chord body');
+    const values: unknown[] = [];
+    let failed: { tid: string; error: StoredError } | undefined;
+    for (const m of members as string[]) {
+      const [, tid, state, value] = JSON.parse(m) as [number, string, string, unknown];
+      if (state !== TaskState.SUCCESS) failed ??= { tid, error: fromCeleryException(value, null) };
+      values.push(value);
+    }
+    const bodyId = sig.options?.taskId ?? randomUUID();
+    if (failed) {
+      await this.storeCelery([chordError(bodyId, sig.task, failed.tid, failed.error)], this.ttlMs);
+    } else {
+      const o = sig.options ?? {};
+      const message: TaskMessage = {
+        id: bodyId,
+        task: sig.task,
+        queue: o.queue ?? CELERY_DEFAULT_QUEUE,
+        priority: o.priority ?? fromCeleryPriority(0),
+        args: sig.immutable ? sig.args : [values, ...sig.args],
+        retries: 0,
+        created: Date.now(),
+        v: PROTOCOL_VERSION,
+      };
+      if (o.headers) message.headers = o.headers;
+      if (sig.link?.length) message.link = sig.link;
+      if (sig.linkError?.length) message.linkError = sig.linkError;
+      await this.publish([
+        { queue: message.queue, id: message.id, priority: message.priority, raw: encodeMessage(message) },
+      ]);
+    }
+    await this.redis.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
+    return 'complete';
+  }
+
+  /** A header task failed for good: the body never runs and its result is a ChordError (as Celery stores it). */
+  override async chordFail(
+    _queue: string,
+    id: string,
+    record: ResultRecord,
+    resultTtlMs: number,
+  ): Promise<string | null> {
+    const bodyJson = await this.redis.get(this.celeryKeys.chordBody(id));
+    if (bodyJson) {
+      const sig = fromCelerySignature(JSON.parse(bodyJson), 'the chord body');
+      if (sig.options?.taskId)
+        await this.storeCelery([{ ...record, id: sig.options.taskId, task: sig.task }], resultTtlMs);
+    }
+    const k = this.celeryKeys.taskset(id);
+    await this.redis.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
+    return null;
   }
 
   override async getResult(_queue: string, id: string): Promise<ResultRecord | null> {
@@ -363,6 +503,19 @@ export class CeleryRedisTransport extends RedisTransport {
 
 /** Result TTL of the FAILURE stored for a message that could not be read (Celery's default, one day). */
 const DEFAULT_RESULT_TTL_MS = 86_400_000;
+
+/** Celery's default queue, where a body that names no queue goes. */
+const CELERY_DEFAULT_QUEUE = 'celery';
+
+function chordError(id: string, task: string, failedId: string, error: StoredError): ResultRecord {
+  return {
+    id,
+    task,
+    state: TaskState.FAILURE,
+    at: Date.now(),
+    error: { type: 'ChordError', message: `Dependency ${failedId} raised ${error.type}: ${error.message}` },
+  };
+}
 
 function byTtl(updates: TerminalUpdate[]): Map<number, ResultRecord[]> {
   const map = new Map<number, ResultRecord[]>();
