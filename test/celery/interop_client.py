@@ -5,7 +5,7 @@ import sys
 import threading
 from datetime import datetime, timezone
 
-from celery import chain, chord, signature
+from celery import chain, chord, group, signature
 from interop_app import app
 
 lock = threading.Lock()
@@ -18,8 +18,9 @@ def answer(req, **fields):
 
 
 def sig(s):
+    extra = {'task_id': s['id']} if 'id' in s else {}
     return signature(s['name'], args=tuple(s.get('args', [])), kwargs=s.get('kwargs', {}), app=app,
-                     queue=s.get('queue'), immutable=s.get('immutable', False))
+                     queue=s.get('queue'), immutable=s.get('immutable', False), **extra)
 
 
 def handle(cmd):
@@ -31,12 +32,18 @@ def handle(cmd):
             opts['queue'] = cmd['queue']
         if 'countdown' in cmd:
             opts['countdown'] = cmd['countdown']
+        if 'expires' in cmd:
+            opts['expires'] = datetime.fromtimestamp(cmd['expires'] / 1000, tz=timezone.utc)
+        if 'link' in cmd:
+            opts['link'] = sig(cmd['link'])
         if 'eta' in cmd:
             opts['eta'] = datetime.fromtimestamp(cmd['eta'] / 1000, tz=timezone.utc)
         if op == 'send':
             r = app.send_task(cmd['name'], args=cmd.get('args', []), kwargs=cmd.get('kwargs', {}), **opts)
         elif op == 'chain':
             r = chain(*[sig(s) for s in cmd['steps']]).apply_async()
+        elif op == 'group':
+            r = group([sig(s) for s in cmd['members']]).apply_async()
         elif op == 'chord':
             r = chord([sig(s) for s in cmd['header']], sig(cmd['body'])).apply_async()
         else:
