@@ -182,7 +182,7 @@ export class CeleryRedisTransport extends RedisTransport {
       await pipe.exec();
     }
     await this.cmd(ADMIT)(this.keys.base(queue), ...args);
-    if (failures.length) await this.storeCelery(failures, DEFAULT_RESULT_TTL_MS);
+    if (failures.length) await this.storeCelery(failures, this.ttlMs);
   }
 
   override async reserve(req: ReserveRequest): Promise<ReserveResult> {
@@ -250,10 +250,14 @@ export class CeleryRedisTransport extends RedisTransport {
   ): Promise<ReserveResult | undefined> {
     const updates = Array.isArray(update) ? update : [update];
     for (const [ttl, records] of byTtl(updates)) await this.storeCelery(records, ttl);
-    return super.ack(
+    // what waits in kombu's lists first, so the reserve that rides on the ack can take it
+    if (next) await this.ingest(next.queue, Math.max(1, next.max), next.leaseMs, this.maxBytes);
+    const res = await super.ack(
       updates.map((u) => ({ ...u, record: null })),
       next,
     );
+    if (res?.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), next!.resultTtlMs);
+    return res;
   }
 
   override async retry(
