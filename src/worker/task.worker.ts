@@ -56,7 +56,7 @@ import {
   type TaskRef,
 } from '../canvas/index.js';
 import type { CanvasJSON, ChordMembership } from '../protocol/canvas-json.js';
-import { CELERY_KWARGS_HEADER } from '../protocol/celery/index.js';
+import { CELERY_IGNORE_RESULT_HEADER, CELERY_KWARGS_HEADER } from '../protocol/celery/index.js';
 import type { StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { SignalEmitter } from '../signals/signal.emitter.js';
@@ -599,7 +599,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
           runtime,
           ...(children.length ? { children } : {}),
         });
-        await this.finish(running, def.ignoreResult ? null : record);
+        const ignore = def.ignoreResult || msg.headers?.[CELERY_IGNORE_RESULT_HEADER] === true;
+        await this.finish(running, ignore ? null : record);
         this.taskLog(() => `Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
         this.signals.emit(TaskSignal.Success, () =>
           payload(TaskSuccessSignal, { id: msg.id, task: msg.task, queue, result, runtime }),

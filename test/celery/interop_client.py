@@ -34,6 +34,8 @@ def handle(cmd):
             opts['countdown'] = cmd['countdown']
         if 'expires' in cmd:
             opts['expires'] = datetime.fromtimestamp(cmd['expires'] / 1000, tz=timezone.utc)
+        if cmd.get('ignore_result'):
+            opts['ignore_result'] = True
         if 'link' in cmd:
             opts['link'] = sig(cmd['link'])
         if 'eta' in cmd:
@@ -56,6 +58,8 @@ def handle(cmd):
             if node.parent is not None:
                 todo.append(node.parent)
         answer(req, event='sent', id=r.id, ids=ids)
+        if cmd.get('noget'):
+            return answer(req, event='done', ok=True, value=None)
         value = r.get(timeout=cmd.get('timeout', 20), propagate=True)
         answer(req, event='done', ok=True, value=value)
     except Exception as exc:  # the test asserts on what Python callers see

@@ -65,6 +65,15 @@ class AccTasks {
     throw new TypeError('not a number');
   }
 
+  /** Tokens seen by acc.see, in order. */
+  static seen: string[] = [];
+
+  @Task({ name: 'acc.see', queue: TS })
+  see(token: string) {
+    AccTasks.seen.push(token);
+    return token;
+  }
+
   @Task({ name: 'acc.now', queue: TS })
   now() {
     return Date.now();
@@ -233,6 +242,22 @@ describe("protocol 'celery' with Python Celery", () => {
       ids.push(r.id, linkId);
       expect(await r.get(TIMEOUT)).toBe(20);
       expect(await client.result(linkId).get(TIMEOUT)).toBe(21);
+    });
+
+    it("honours Python's ignore_result: the task runs, no result is stored", async () => {
+      const token = randomUUID();
+      const call = python.call({
+        op: 'send',
+        name: 'acc.see',
+        args: [token],
+        queue: TS,
+        ignore_result: true,
+        noget: true,
+      });
+      const id = await call.sent;
+      await until(() => AccTasks.seen.includes(token), 10_000, 'the task to run');
+      await until(async () => (await app.get(TaskInspector).counts(TS)).reserved === 0, 10_000, 'the ack');
+      expect(await client.result(id).state()).toBe('PENDING');
     });
 
     it('an unknown task fails with NotRegistered for the sender', async () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidMessageError, TaskState, type TaskMessage } from '../../src/index.js';
 import {
+  CELERY_IGNORE_RESULT_HEADER,
   CELERY_KWARGS_HEADER,
   decodeCeleryMessage,
   encodeCeleryMessage,
@@ -164,6 +165,15 @@ describe('Celery protocol v2 codec', () => {
     const env = encodeCeleryMessage(message, { origin: 'o', deliveryTag: 'd' });
     expect(JSON.parse(Buffer.from(env.body, 'base64').toString()).slice(0, 2)).toEqual([[4], { y: 5, z: 1 }]);
     expect(env.headers[CELERY_KWARGS_HEADER]).toBeUndefined();
+  });
+
+  it("carries Celery's ignore_result both ways", () => {
+    const raw = envelope({ task: 'acc.mul', id: 'i1', ignore_result: true }, [[4, 5], {}, EMPTY_EMBED]);
+    const { message } = decodeCeleryMessage(raw, 'ts', 1 << 20);
+    expect(message.headers).toEqual({ [CELERY_IGNORE_RESULT_HEADER]: true });
+    const env = encodeCeleryMessage(message, { origin: 'o', deliveryTag: 'd' });
+    expect(env.headers.ignore_result).toBe(true);
+    expect(env.headers[CELERY_IGNORE_RESULT_HEADER]).toBeUndefined();
   });
 
   it('accepts what a Celery 5.2.6 worker accepts: no body_encoding, 2-element body, custom headers', () => {

@@ -21,6 +21,9 @@ export const PRIORITY_STEPS = [0, 3, 6, 9] as const;
  */
 export const CELERY_KWARGS_HEADER = 'x-celery-kwargs';
 
+/** Header set on a message whose Celery sender asked for no result (`ignore_result`); the worker stores none. */
+export const CELERY_IGNORE_RESULT_HEADER = 'x-celery-ignore-result';
+
 /** The headers protocol v2 defines; any other header is the sender's own. */
 const V2_HEADERS = new Set([
   'lang',
@@ -255,10 +258,10 @@ export function encodeCeleryMessage(m: TaskMessage, o: EncodeCeleryOptions): Cel
     argsrepr: JSON.stringify(args),
     kwargsrepr: JSON.stringify(kwargs),
     origin: o.origin,
-    ignore_result: false,
+    ignore_result: m.headers?.[CELERY_IGNORE_RESULT_HEADER] === true,
   };
   for (const [k, v] of Object.entries(m.headers ?? {}))
-    if (k !== CELERY_KWARGS_HEADER && !V2_HEADERS.has(k)) headers[k] = v;
+    if (k !== CELERY_KWARGS_HEADER && k !== CELERY_IGNORE_RESULT_HEADER && !V2_HEADERS.has(k)) headers[k] = v;
   const priority = toCeleryPriority(m.priority);
   return {
     body: Buffer.from(JSON.stringify([args, kwargs, embed]), 'utf8').toString('base64'),
@@ -352,6 +355,7 @@ export function decodeCeleryMessage(
 
   const own: Record<string, HeaderValue> = {};
   for (const [k, v] of Object.entries(headers)) if (!V2_HEADERS.has(k) && isScalar(v)) own[k] = v as HeaderValue;
+  if (headers.ignore_result === true) own[CELERY_IGNORE_RESULT_HEADER] = true;
   const allArgs = [...args];
   const names = Object.keys(kwargs);
   if (names.length) {
