@@ -169,6 +169,25 @@ describe("protocol 'celery' with Python Celery", () => {
       expect(await r.state()).toBe('REVOKED');
     });
 
+    it("sends to kombu's priority bands, 0 served first: our 9 to the bare list, our 0 to band 9", async () => {
+      const idle = `idle-${run}`;
+      const a = await send('app.add', [1, 1], { queue: idle, priority: 9 });
+      const b = await send('app.add', [1, 1], { queue: idle, priority: 5 });
+      const c = await send('app.add', [1, 1], { queue: idle, priority: 0 });
+      const redis = new Redis(URL);
+      try {
+        const idOf = async (key: string) =>
+          (await redis.lrange(key, 0, -1)).map((raw) => (JSON.parse(raw) as { headers: { id: string } }).headers.id);
+        expect(await idOf(idle)).toEqual([a.id]);
+        expect(await idOf(`${idle}\x06\x163`)).toEqual([b.id]);
+        expect(await idOf(`${idle}\x06\x169`)).toEqual([c.id]);
+        expect(await redis.sismember(`_kombu.binding.${idle}`, `${idle}\x06\x16\x06\x16${idle}`)).toBe(1);
+      } finally {
+        await redis.del(idle, `${idle}\x06\x163`, `${idle}\x06\x169`, `_kombu.binding.${idle}`);
+        await redis.quit();
+      }
+    });
+
     it('runs a chain built in TypeScript on Python workers', async () => {
       const r = await chain(
         client.signature('app.add', [2, 3], { queue: PY }),

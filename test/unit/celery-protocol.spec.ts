@@ -280,6 +280,11 @@ describe("Celery's Redis result format", () => {
       status: 'REVOKED',
       result: { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' },
     });
+    expect(toCeleryResult({ id: 'g', state: TaskState.PROGRESS, at, meta: { done: 1 } })).toMatchObject({
+      status: 'PROGRESS',
+      result: { done: 1 },
+      date_done: null,
+    });
     expect(
       toCeleryResult({ id: 'f', state: TaskState.RETRY, at, error: { type: 'Error', message: 'x' } }).date_done,
     ).toBeNull();
