@@ -14,7 +14,10 @@ import {
   chord,
   group,
 } from '../../src/index.js';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { RedisKeys } from '../../src/transport/redis/keys.js';
+import { CeleryKeys } from '../../src/transport/redis/celery/celery-keys.js';
 import type { Transport } from '../../src/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { createTaskApp } from '../utils/app.js';
@@ -33,7 +36,7 @@ import { cleanupPrefix, testPrefix, until } from '../utils/redis.js';
  * python3-celery), both real processes on this file's own queues in a Redis DB
  * kept for Celery tests.
  */
-const URL = celeryRedisUrl(13);
+const BROKER = celeryRedisUrl(13);
 const run = randomUUID().slice(0, 8);
 const PY = `py-${run}`;
 const TS = `ts-${run}`;
@@ -100,9 +103,9 @@ describe("protocol 'celery' with Python Celery", () => {
 
   beforeAll(async () => {
     [worker, python, app] = await Promise.all([
-      startCeleryWorker(URL, [PY]),
-      PythonCeleryClient.start(URL),
-      createTaskApp({ brokerUrl: URL, protocol: 'celery', prefix, resultExpires: '10m' }, [AccTasks]),
+      startCeleryWorker(BROKER, [PY]),
+      PythonCeleryClient.start(BROKER),
+      createTaskApp({ brokerUrl: BROKER, protocol: 'celery', prefix, resultExpires: '10m' }, [AccTasks]),
     ]);
     client = app.get(TaskClient);
     await app.get(TaskWorker).start({ queues: [TS], concurrency: 4, lease: '5s' });
@@ -112,8 +115,8 @@ describe("protocol 'celery' with Python Celery", () => {
     await app?.close();
     await python?.stop();
     await worker?.terminate();
-    await cleanupCelery(URL, [PY, TS], [...ids, ...(python?.ids ?? [])]);
-    await cleanupPrefix(prefix, URL);
+    await cleanupCelery(BROKER, [PY, TS], [...ids, ...(python?.ids ?? [])]);
+    await cleanupPrefix(prefix, BROKER);
   });
 
   /** Publishes from Nest and remembers the id for cleanup. */
@@ -174,7 +177,7 @@ describe("protocol 'celery' with Python Celery", () => {
       const a = await send('app.add', [1, 1], { queue: idle, priority: 9 });
       const b = await send('app.add', [1, 1], { queue: idle, priority: 5 });
       const c = await send('app.add', [1, 1], { queue: idle, priority: 0 });
-      const redis = new Redis(URL);
+      const redis = new Redis(BROKER);
       try {
         const idOf = async (key: string) =>
           (await redis.lrange(key, 0, -1)).map((raw) => (JSON.parse(raw) as { headers: { id: string } }).headers.id);
@@ -309,7 +312,7 @@ describe("protocol 'celery' with Python Celery", () => {
           delivery_tag: randomUUID(),
         },
       };
-      const redis = new Redis(URL);
+      const redis = new Redis(BROKER);
       try {
         await redis.lpush(TS, JSON.stringify(envelope));
       } finally {
@@ -324,6 +327,34 @@ describe("protocol 'celery' with Python Celery", () => {
       expect(err.remoteMessage).toContain('application/x-python-serialize');
       const parked = await app.get<Transport>(TASK_QUEUE_TRANSPORT).listRejected(TS);
       expect(parked.find((p) => p.id === id)?.reason).toContain('content-type');
+    });
+
+    it('a message a worker took from kombu but died before admitting is admitted by another after its claim', async () => {
+      // the state a worker SIGKILLed between its take and its admit leaves behind
+      const id = randomUUID();
+      ids.push(id);
+      const tag = randomUUID();
+      const envelope = JSON.parse(readFileSync(new URL('../fixtures/celery/list-entry.json', import.meta.url), 'utf8'));
+      envelope.headers = { ...envelope.headers, task: 'acc.mul', id, root_id: id };
+      envelope.body = Buffer.from(JSON.stringify([[6, 7], {}, {}])).toString('base64');
+      envelope.properties = {
+        ...envelope.properties,
+        delivery_tag: tag,
+        delivery_info: { exchange: '', routing_key: TS },
+      };
+      const keys = new CeleryKeys(new RedisKeys(prefix));
+      const redis = new Redis(BROKER);
+      try {
+        await redis
+          .multi()
+          .hset(keys.inbox(TS), tag, JSON.stringify(envelope))
+          .zadd(keys.inboxLeases(TS), Date.now() - 1, tag)
+          .lpush(`${prefix}:{${TS}}:wake`, '1')
+          .exec();
+      } finally {
+        await redis.quit();
+      }
+      expect(await client.result(id).get(TIMEOUT)).toBe(42);
     });
 
     it('runs a chain built in Python of our tasks', async () => {
@@ -341,7 +372,7 @@ describe("protocol 'celery' with Python Celery", () => {
   describe('groups and chords', () => {
     const sig = (name: string, args: unknown[], queue: string) => client.signature(name, args, { queue });
     const noJoinKeys = async (groupIds: string[]) => {
-      const redis = new Redis(URL);
+      const redis = new Redis(BROKER);
       try {
         const keys = groupIds.flatMap((g) => [`celery-taskset-meta-${g}.j`, `celery-taskset-meta-${g}.s`]);
         return keys.length === 0 ? 0 : await redis.exists(...keys);
