@@ -103,6 +103,8 @@ export class CeleryRedisTransport extends RedisTransport {
   /** Our encoded message as the Celery envelope, and the kombu list it goes to. */
   private async toCelery(item: PublishItem): Promise<{ list: string; envelope: string }> {
     const msg = decodeMessage(item.raw, Number.MAX_SAFE_INTEGER);
+    // Celery carries the due time in the message only
+    if (msg.eta === undefined && item.dueAt !== undefined && item.dueAt > Date.now()) msg.eta = item.dueAt;
     let chordBody: CelerySignature | undefined;
     if (msg.chord) {
       chordBody = this.chordBodies.get(msg.chord.id);
@@ -250,6 +252,9 @@ export class CeleryRedisTransport extends RedisTransport {
   ): Promise<ReserveResult | undefined> {
     const updates = Array.isArray(update) ? update : [update];
     for (const [ttl, records] of byTtl(updates)) await this.storeCelery(records, ttl);
+    // no result wanted (ignoreResult): drop whatever state was stored before (PROGRESS, a RETRY)
+    const dropped = updates.filter((u) => u.record === null).map((u) => this.celeryKeys.result(u.id));
+    if (dropped.length) await this.redis.del(...dropped);
     // what waits in kombu's lists first, so the reserve that rides on the ack can take it
     if (next) await this.ingest(next.queue, Math.max(1, next.max), next.leaseMs, this.maxBytes);
     const res = await super.ack(
