@@ -282,6 +282,15 @@ describe("protocol 'celery' with Python Celery", () => {
       expect(await client.result(id).state()).toBe('PENDING');
     });
 
+    it('a handle by id alone finds the queue our worker ran the task in (for revoke and forget)', async () => {
+      const sent = await client.send('acc.mul', [3, 3], { queue: TS });
+      ids.push(sent.id);
+      expect(await sent.get(TIMEOUT)).toBe(9);
+      const byId = client.result(sent.id);
+      expect(await byId.state()).toBe('SUCCESS');
+      expect(byId.queue).toBe(TS);
+    });
+
     it('an unknown task fails with NotRegistered for the sender', async () => {
       const answer = await pyCall({ op: 'send', name: 'acc.nope', args: [], queue: TS });
       expect(answer).toMatchObject({ ok: false, type: 'NotRegistered', module: 'celery.exceptions' });

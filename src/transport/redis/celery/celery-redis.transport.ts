@@ -184,13 +184,13 @@ export class CeleryRedisTransport extends RedisTransport {
       await pipe.exec();
     }
     await this.cmd(ADMIT)(this.keys.base(queue), ...args);
-    if (failures.length) await this.storeCelery(failures, this.ttlMs);
+    if (failures.length) await this.storeCelery(failures, this.ttlMs, queue);
   }
 
   override async reserve(req: ReserveRequest): Promise<ReserveResult> {
     await this.ingest(req.queue, Math.max(1, req.max), req.leaseMs, this.maxBytes);
     const res = await super.reserve(req);
-    if (res.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), req.resultTtlMs);
+    if (res.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), req.resultTtlMs, req.queue);
     return res;
   }
 
@@ -228,13 +228,17 @@ export class CeleryRedisTransport extends RedisTransport {
     }
   }
 
-  /** Writes records in Celery's format: SET with the TTL, and PUBLISH on the key's channel (Celery clients wait on it). */
-  private async storeCelery(records: ResultRecord[], ttlMs: number, publish = true): Promise<void> {
+  /**
+   * Writes records in Celery's format: SET with the TTL, and PUBLISH on the
+   * key's channel (Celery clients wait on it). `queue` is kept as Celery's
+   * extended results keep it, so a handle finds which queue the task is in.
+   */
+  private async storeCelery(records: ResultRecord[], ttlMs: number, queue?: string, publish = true): Promise<void> {
     if (records.length === 0) return;
     const pipe = this.redis.pipeline();
     for (const r of records) {
       const key = this.celeryKeys.result(r.id);
-      const json = JSON.stringify(toCeleryResult(r));
+      const json = JSON.stringify(queue === undefined ? toCeleryResult(r) : { ...toCeleryResult(r), queue });
       pipe.set(key, json, 'PX', ttlMs);
       if (publish) pipe.publish(key, json);
     }
@@ -251,7 +255,7 @@ export class CeleryRedisTransport extends RedisTransport {
     next?: ReserveRequest,
   ): Promise<ReserveResult | undefined> {
     const updates = Array.isArray(update) ? update : [update];
-    for (const [ttl, records] of byTtl(updates)) await this.storeCelery(records, ttl);
+    for (const { ttl, queue, records } of byTtlAndQueue(updates)) await this.storeCelery(records, ttl, queue);
     // no result wanted (ignoreResult): drop whatever state was stored before (PROGRESS, a RETRY)
     const dropped = updates.filter((u) => u.record === null).map((u) => this.celeryKeys.result(u.id));
     if (dropped.length) await this.redis.del(...dropped);
@@ -261,7 +265,7 @@ export class CeleryRedisTransport extends RedisTransport {
       updates.map((u) => ({ ...u, record: null })),
       next,
     );
-    if (res?.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), next!.resultTtlMs);
+    if (res?.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), next!.resultTtlMs, next!.queue);
     return res;
   }
 
@@ -271,23 +275,23 @@ export class CeleryRedisTransport extends RedisTransport {
     priority: number,
     dueAt: number,
   ): Promise<void> {
-    await this.storeCelery([update.record], update.resultTtlMs);
+    await this.storeCelery([update.record], update.resultTtlMs, update.queue);
     await super.retry(update, raw, priority, dueAt);
   }
 
   override async fail(update: TerminalUpdate & { record: ResultRecord }, raw: string): Promise<void> {
-    await this.storeCelery([update.record], update.resultTtlMs);
+    await this.storeCelery([update.record], update.resultTtlMs, update.queue);
     await super.fail(update, raw);
   }
 
-  override async setState(_queue: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
-    await this.storeCelery([record], resultTtlMs);
+  override async setState(queue: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
+    await this.storeCelery([record], resultTtlMs, queue);
   }
 
   override async revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
     await super.revoke(queue, id, record, resultTtlMs);
     const current = await this.getResult(queue, id);
-    if (!current || !READY_STATES.has(current.state)) await this.storeCelery([record], resultTtlMs);
+    if (!current || !READY_STATES.has(current.state)) await this.storeCelery([record], resultTtlMs, queue);
   }
 
   /**
@@ -355,7 +359,7 @@ export class CeleryRedisTransport extends RedisTransport {
     }
     const bodyId = sig.options?.taskId ?? randomUUID();
     if (failed) {
-      await this.storeCelery([chordError(bodyId, sig.task, failed.tid, failed.error)], this.ttlMs);
+      await this.storeCelery([chordError(bodyId, sig.task, failed.tid, failed.error)], this.ttlMs, sig.options?.queue);
     } else {
       const o = sig.options ?? {};
       const message: TaskMessage = {
@@ -390,7 +394,7 @@ export class CeleryRedisTransport extends RedisTransport {
     if (bodyJson) {
       const sig = fromCelerySignature(JSON.parse(bodyJson), 'the chord body');
       if (sig.options?.taskId)
-        await this.storeCelery([{ ...record, id: sig.options.taskId, task: sig.task }], resultTtlMs);
+        await this.storeCelery([{ ...record, id: sig.options.taskId, task: sig.task }], resultTtlMs, sig.options.queue);
     }
     const k = this.celeryKeys.taskset(id);
     await this.redis.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
@@ -402,9 +406,13 @@ export class CeleryRedisTransport extends RedisTransport {
     return raw ? fromCeleryResult(id, raw) : null;
   }
 
+  /** Results are not per queue in Celery's format; the queue is the one stored with the result, when it is one of `queues`. */
   override async findResult(queues: string[], id: string): Promise<{ queue: string; record: ResultRecord } | null> {
-    const record = await this.getResult(queues[0] ?? '', id);
-    return record ? { queue: queues[0] ?? '', record } : null;
+    const raw = await this.redis.get(this.celeryKeys.result(id));
+    const record = raw ? fromCeleryResult(id, raw) : null;
+    if (!record || !raw) return null;
+    const stored = (JSON.parse(raw) as { queue?: unknown }).queue;
+    return { queue: typeof stored === 'string' && queues.includes(stored) ? stored : (queues[0] ?? ''), record };
   }
 
   override async forget(_queue: string, id: string): Promise<void> {
@@ -526,15 +534,16 @@ function chordError(id: string, task: string, failedId: string, error: StoredErr
   };
 }
 
-function byTtl(updates: TerminalUpdate[]): Map<number, ResultRecord[]> {
-  const map = new Map<number, ResultRecord[]>();
+function byTtlAndQueue(updates: TerminalUpdate[]): Array<{ ttl: number; queue: string; records: ResultRecord[] }> {
+  const map = new Map<string, { ttl: number; queue: string; records: ResultRecord[] }>();
   for (const u of updates) {
     if (!u.record) continue;
-    const list = map.get(u.resultTtlMs);
-    if (list) list.push(u.record);
-    else map.set(u.resultTtlMs, [u.record]);
+    const key = `${u.resultTtlMs}\n${u.queue}`;
+    const group = map.get(key);
+    if (group) group.records.push(u.record);
+    else map.set(key, { ttl: u.resultTtlMs, queue: u.queue, records: [u.record] });
   }
-  return map;
+  return [...map.values()];
 }
 
 function droppedRecord(d: DroppedItem): ResultRecord {
