@@ -36,6 +36,8 @@ def handle(cmd):
             opts['expires'] = datetime.fromtimestamp(cmd['expires'] / 1000, tz=timezone.utc)
         if cmd.get('ignore_result'):
             opts['ignore_result'] = True
+        if 'time_limit' in cmd:
+            opts['time_limit'] = cmd['time_limit']
         if 'link' in cmd:
             opts['link'] = sig(cmd['link'])
         if 'eta' in cmd:

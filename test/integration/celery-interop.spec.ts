@@ -6,6 +6,7 @@ import {
   GroupResult,
   Task,
   TaskClient,
+  TaskContext,
   TaskError,
   TaskInspector,
   TaskRevokedError,
@@ -45,6 +46,8 @@ const TIMEOUT = { timeout: 20_000 };
 
 @Injectable()
 class AccTasks {
+  constructor(private readonly ctx: TaskContext) {}
+
   /** How many times acc.sum ran (chord bodies run once). */
   static sums = 0;
 
@@ -75,6 +78,27 @@ class AccTasks {
   see(token: string) {
     AccTasks.seen.push(token);
     return token;
+  }
+
+  /** Fails the first time for each key, then succeeds (retried by our worker). */
+  static attempts = new Map<string, number>();
+
+  @Task({ name: 'acc.flaky', queue: TS, retry: { max: 2, delay: 50, jitter: false } })
+  flaky(key: string) {
+    const n = (AccTasks.attempts.get(key) ?? 0) + 1;
+    AccTasks.attempts.set(key, n);
+    if (n === 1) throw new Error('first attempt fails');
+    return n;
+  }
+
+  @Task({ name: 'acc.slow', queue: TS })
+  async slow(ms: number) {
+    const signal = this.ctx.signal;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    });
+    return ms;
   }
 
   @Task({ name: 'acc.now', queue: TS })
@@ -289,6 +313,16 @@ describe("protocol 'celery' with Python Celery", () => {
       const byId = client.result(sent.id);
       expect(await byId.state()).toBe('SUCCESS');
       expect(byId.queue).toBe(TS);
+    });
+
+    it('a task our worker retries: Python waits through RETRY and gets the final value', async () => {
+      const answer = await pyCall({ op: 'send', name: 'acc.flaky', args: [randomUUID()], queue: TS });
+      expect(answer).toMatchObject({ ok: true, value: 2 });
+    });
+
+    it("Python's time_limit is enforced by our worker and raised as Celery's TimeLimitExceeded", async () => {
+      const answer = await pyCall({ op: 'send', name: 'acc.slow', args: [10_000], queue: TS, time_limit: 0.3 });
+      expect(answer).toMatchObject({ ok: false, type: 'TimeLimitExceeded' });
     });
 
     it('an unknown task fails with NotRegistered for the sender', async () => {
