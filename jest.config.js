@@ -10,7 +10,7 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // The sample app imports the package by name; its tests run against the sources.
     '^nestjs-taskqueue$': '<rootDir>/src/index.ts',
-    '^nestjs-taskqueue/(health|testing|dashboard|metrics)$': '<rootDir>/src/$1/index.ts',
+    '^nestjs-taskqueue/(health|testing|dashboard|metrics|transactional)$': '<rootDir>/src/$1/index.ts',
   },
   transform: {
     '^.+/sample-app/.+\\.ts$': [

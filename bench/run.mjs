@@ -35,7 +35,9 @@ const CFG = {
   memN: Math.round(10_000 * S),
   chordSizes: [Math.round(10_000 * S), Math.round(1_000 * S)],
   chordConcurrency: 100,
-  signalVariants: ['none', 'eem', 'eem-listener', 'decorator'],
+  signalVariants: (process.env.BENCH_SIGNAL_VARIANTS ?? 'none,eem,eem-listener,decorator,events,metrics,tracing').split(
+    ',',
+  ),
   signalRepeat: Number(process.env.BENCH_SIGNAL_REPEAT ?? 2),
 };
 
@@ -637,8 +639,11 @@ function report(env, bg) {
       eem: 'EventEmitterModule.forRoot() imported, no listener',
       'eem-listener': 'EventEmitterModule + one @OnEvent(TaskSignal.Success) listener',
       decorator: 'one @OnTaskSignal(TaskSignal.Success) method, no EventEmitterModule',
+      events: 'events: true (every task and worker event written to the stream)',
+      metrics: 'TaskQueueMetricsModule (counters and histograms per task)',
+      tracing: 'OpenTelemetry: a NodeTracerProvider with a batch processor (spans dropped by the exporter)',
     };
-    L.push(`## Signal emission overhead (row 8, nestjs-taskqueue only)`, '');
+    L.push(`## Signal, events, metrics and tracing overhead (row 8, nestjs-taskqueue only)`, '');
     L.push(
       `Drain ${CFG.drainN.toLocaleString('en-US')} at concurrency 100 (results kept), ${CFG.signalRepeat} runs per variant, variants alternating. Throughput is the best run; worker CPU per task (the worker child's user+sys over the drain) is the median, and is the steadier number on this shared machine.`,
       '',

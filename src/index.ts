@@ -76,5 +76,13 @@ export type { Transport, QueueCounts, ParkedEntry } from './transport/transport.
 export * from './signals/index.js';
 export { TaskCorrelationMiddleware, currentCorrelationId } from './context/index.js';
 export { TaskLogger } from './worker/task-logger.js';
-export { TaskInspector } from './control/index.js';
+export {
+  TaskInspector,
+  TaskControl,
+  type ActiveTask,
+  type WorkerStatsReply,
+  type ControlOptions,
+  type WorkerReply,
+} from './control/index.js';
+export { OutboxRelay, outboxMigration, DEFAULT_OUTBOX_TABLE, type OutboxLag } from './outbox/index.js';
 export type { WorkerInfo } from './transport/transport.interface.js';

@@ -12,8 +12,12 @@ import { TASK_QUEUE_EMBEDDED_BEAT, TASK_QUEUE_OPTIONS } from './task-queue.const
 import { TaskContext } from './worker/task-context.js';
 import { TaskWorker } from './worker/task.worker.js';
 import { SignalEmitter } from './signals/signal.emitter.js';
+import { TaskTracing } from './tracing/task-tracing.js';
 import { TaskInspector } from './control/task-inspector.js';
+import { TaskControl } from './control/task-control.js';
 import { TaskCorrelationMiddleware } from './context/task-correlation.middleware.js';
+import { TaskEventsWriter } from './events/task-events.writer.js';
+import { OutboxRelay } from './outbox/outbox.relay.js';
 
 /**
  * Background tasks for the application: `TaskClient` to publish, `@Task()`
@@ -33,9 +37,13 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
   imports: [DiscoveryModule],
   providers: [
     TaskInspector,
+    TaskControl,
     SignalEmitter,
+    TaskTracing,
     TaskCorrelationMiddleware,
     optionsProvider,
+    // before the connection: its shutdown hook writes the last events while the transport is open
+    TaskEventsWriter,
     TaskQueueConnection,
     transportProvider,
     TaskRegistry,
@@ -48,9 +56,11 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
     PeriodicSchedules,
     BeatScheduler,
     { provide: TASK_QUEUE_EMBEDDED_BEAT, useExisting: BeatScheduler },
+    OutboxRelay,
   ],
   exports: [
     TaskInspector,
+    TaskControl,
     SignalEmitter,
     TaskCorrelationMiddleware,
     TASK_QUEUE_OPTIONS,
@@ -62,6 +72,7 @@ import { TaskCorrelationMiddleware } from './context/task-correlation.middleware
     beatStoreProvider,
     PeriodicSchedules,
     BeatScheduler,
+    OutboxRelay,
   ],
 })
 export class TaskQueueModule extends ConfigurableModuleClass {}

@@ -10,6 +10,8 @@ import {
   ENV_BROKER_URL,
   ENV_RESULT_BACKEND,
 } from './task-queue.constants.js';
+import { parseBrokerUrl, validateRedisOptions } from './transport/redis/connection.js';
+import { resolveInTransaction, resolveOutboxOptions } from './outbox/outbox.options.js';
 
 /** Celery's default queue. */
 const CELERY_DEFAULT_QUEUE = 'celery';
@@ -29,20 +31,26 @@ export function resolveModuleOptions(
   const brokerUrl = options.brokerUrl ?? env[ENV_BROKER_URL] ?? DEFAULT_BROKER_URL;
   let transport: 'redis' | 'memory';
   if (typeof brokerUrl !== 'string') throw new TaskQueueConfigError('brokerUrl', brokerUrl, 'expected a string');
-  if (/^rediss?:\/\//.test(brokerUrl)) transport = 'redis';
-  else if (/^memory:\/\/[A-Za-z0-9._-]*$/.test(brokerUrl)) transport = 'memory';
-  else
-    throw new TaskQueueConfigError(
-      'brokerUrl',
-      brokerUrl,
-      'expected a URL starting with redis://, rediss:// or memory://',
-    );
-  if (transport === 'redis') {
-    try {
-      new URL(brokerUrl);
-    } catch {
-      throw new TaskQueueConfigError('brokerUrl', brokerUrl, 'not a valid URL');
-    }
+  if (/^memory:\/\/[A-Za-z0-9._-]*$/.test(brokerUrl)) transport = 'memory';
+  else {
+    transport = 'redis';
+    // Throws a TaskQueueConfigError naming brokerUrl for anything but the redis URL forms.
+    const spec = parseBrokerUrl(brokerUrl, 'brokerUrl');
+    validateRedisOptions(spec, options.redis, 'redis');
+  }
+  if (options.connection !== undefined) {
+    if (typeof options.connection !== 'function')
+      throw new TaskQueueConfigError('connection', options.connection, 'expected a function (role) => Redis | Cluster');
+    const other =
+      options.client !== undefined
+        ? ['client', 'a client is used as given; give one of the two']
+        : options.redis !== undefined
+          ? ['redis', 'the factory makes every connection, so these options would be ignored; set them in the factory']
+          : options.brokerUrl !== undefined
+            ? ['brokerUrl', 'the factory makes every connection, so the URL would be ignored; give one of the two']
+            : undefined;
+    if (other)
+      throw new TaskQueueConfigError('connection', options.connection, `contradicts "${other[0]}": ${other[1]}`);
   }
   const resultBackend = options.resultBackend ?? env[ENV_RESULT_BACKEND];
   if (resultBackend !== undefined && resultBackend !== '' && resultBackend !== brokerUrl) {
@@ -63,11 +71,11 @@ export function resolveModuleOptions(
   const protocol = options.protocol ?? 'taskqueue';
   if (protocol !== 'taskqueue' && protocol !== 'celery')
     throw new TaskQueueConfigError('protocol', protocol, "expected 'taskqueue' or 'celery'");
-  if (protocol === 'celery' && transport !== 'redis')
+  if (protocol === 'celery' && (transport !== 'redis' || /^rediss?\+cluster:/.test(brokerUrl)))
     throw new TaskQueueConfigError(
       'protocol',
       protocol,
-      'the Celery protocol needs a redis:// or rediss:// broker (it is the layout Python Celery reads)',
+      'the Celery protocol needs a single Redis server (redis://, rediss:// or a Sentinel URL): it is the layout Python Celery reads, which does not fit a Cluster',
     );
   const defaultQueue = assertName(
     'defaultQueue',
@@ -83,8 +91,11 @@ export function resolveModuleOptions(
   const worker = options.worker ?? {};
   if (typeof worker !== 'object' || worker === null)
     throw new TaskQueueConfigError('worker', worker, 'expected an object');
+  const events = resolveEvents(options.events);
   // Validate now so a bad worker option fails at bootstrap, not when the worker starts.
   resolveWorkerOptions(worker, defaultQueue, 'worker.');
+  const outbox = resolveOutboxOptions(options.outbox);
+  const inTransaction = resolveInTransaction(options.inTransaction, outbox !== undefined);
   return {
     brokerUrl,
     transport,
@@ -95,11 +106,15 @@ export function resolveModuleOptions(
     maxMessageBytes,
     redis: options.redis,
     client: options.client,
+    connection: options.connection,
     worker: { ...worker, autostart: worker.autostart ?? false },
+    events,
     correlation: {
       httpHeader: assertName('correlation.httpHeader', options.correlation?.httpHeader ?? 'x-correlation-id'),
       header: assertName('correlation.header', options.correlation?.header ?? 'correlationId'),
     },
+    inTransaction,
+    ...(outbox ? { outbox } : {}),
   };
 }
 
@@ -147,4 +162,17 @@ export function resolveWorkerOptions(
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const DEFAULT_EVENTS_MAX_LENGTH = 10_000;
+
+function resolveEvents(events: TaskQueueModuleOptions['events']): ResolvedTaskQueueOptions['events'] {
+  if (events === undefined || events === false) return { enabled: false, maxLength: DEFAULT_EVENTS_MAX_LENGTH };
+  if (events === true) return { enabled: true, maxLength: DEFAULT_EVENTS_MAX_LENGTH };
+  if (typeof events !== 'object' || events === null)
+    throw new TaskQueueConfigError('events', events, 'expected true, false or { maxLength }');
+  const maxLength = events.maxLength ?? DEFAULT_EVENTS_MAX_LENGTH;
+  if (!isPositiveInt(maxLength))
+    throw new TaskQueueConfigError('events.maxLength', maxLength, 'expected a positive integer');
+  return { enabled: true, maxLength };
 }

@@ -34,6 +34,7 @@ export class TaskQueueConnection implements OnApplicationShutdown {
       this.transport = new CeleryRedisTransport({
         url: options.brokerUrl,
         client: options.client,
+        connection: options.connection,
         redisOptions: options.redis,
         prefix: options.prefix,
         maxMessageBytes: options.maxMessageBytes,
@@ -44,6 +45,7 @@ export class TaskQueueConnection implements OnApplicationShutdown {
       this.transport = new RedisTransport({
         url: options.brokerUrl,
         client: options.client,
+        connection: options.connection,
         redisOptions: options.redis,
         prefix: options.prefix,
       });

@@ -51,7 +51,11 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
   // Signal listeners (row 7): 'none'; 'eem' = EventEmitterModule imported, no
   // listener; 'eem-listener' = plus one @OnEvent(task success) listener;
   // 'decorator' = one @OnTaskSignal(task success) method, no EventEmitterModule.
-  const imports = [lib.TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix, defaultQueue: queue })];
+  // 'events' = events: true; 'metrics' = TaskQueueMetricsModule; 'tracing' = an OpenTelemetry
+  // provider with a batch processor whose exporter drops the spans.
+  const imports = [
+    lib.TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix, defaultQueue: queue, events: signals === 'events' }),
+  ];
   const providers = [BenchTasks];
   let heard = 0;
   if (signals === 'eem' || signals === 'eem-listener') {
@@ -84,7 +88,16 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
       Object.getOwnPropertyDescriptor(BenchListener.prototype, 'onSuccess'),
     );
     providers.push(BenchListener);
-  } else if (signals !== 'none') throw new Error(`unknown signals option ${signals}`);
+  } else if (signals === 'metrics') {
+    const { TaskQueueMetricsModule } = await import(new URL('metrics/index.js', DIST).href);
+    const { Registry } = await import('prom-client');
+    imports.push(TaskQueueMetricsModule.forRoot({ registry: new Registry() }));
+  } else if (signals === 'tracing') {
+    const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+    const drop = { export: (spans, done) => done({ code: 0 }), shutdown: async () => {} };
+    new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(drop)] }).register();
+  } else if (!['none', 'events'].includes(signals)) throw new Error(`unknown signals option ${signals}`);
   class BenchModule {}
   Module({ imports, providers })(BenchModule);
 

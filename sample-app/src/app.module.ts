@@ -26,7 +26,8 @@ import { UsersModule } from './users/users.module.js';
       useFactory: (config: ConfigService) => taskQueueOptions((key) => config.get<string>(key)),
     }),
     EmailModule,
-    UsersModule,
+    // USERS_DATABASE_URL=postgres://...: users in PostgreSQL, the welcome email published after commit.
+    UsersModule.register(process.env.USERS_DATABASE_URL),
     ReportsModule,
     FlakyModule,
     TasksModule,

@@ -3,9 +3,11 @@ import { NestFactory } from '@nestjs/core';
 import { Command, Option } from 'commander';
 import { TaskClient } from '../client/task.client.js';
 import { TaskInspector } from '../control/task-inspector.js';
+import { TaskControl } from '../control/task-control.js';
 import { TASK_QUEUE_BEAT_STORE } from '../task-queue.constants.js';
 import { TaskQueueModule } from '../task-queue.module.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
+import type { TaskEvent, TaskEventType } from '../interfaces/task-event.interface.js';
 
 /** What the CLI prints to; tests pass their own. */
 export interface CliIO {
@@ -35,6 +37,31 @@ function table(rows: Array<Record<string, unknown>>): string[] {
     line(width.map((w) => '-'.repeat(w))),
     ...rows.map((r) => line(cols.map((c) => String(r[c] ?? '')))),
   ];
+}
+
+/** The state an event stands for, for `events --state`. */
+const EVENT_STATES: Record<TaskEventType, string> = {
+  'task-sent': 'SENT',
+  'task-received': 'RECEIVED',
+  'task-started': 'STARTED',
+  'task-succeeded': 'SUCCESS',
+  'task-failed': 'FAILURE',
+  'task-retried': 'RETRY',
+  'task-revoked': 'REVOKED',
+  'task-rejected': 'REJECTED',
+  'worker-online': 'ONLINE',
+  'worker-heartbeat': 'HEARTBEAT',
+  'worker-offline': 'OFFLINE',
+};
+
+/** One event as a line: time, type, task[id] and the fields that say what happened. */
+function eventLine(e: TaskEvent): string {
+  const { cursor: _c, type, at, id, task, ...rest } = e;
+  const who = task || id ? `${task ?? '?'}[${id ?? '?'}]` : '';
+  const fields = Object.entries(rest)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return [new Date(at).toISOString().slice(11, 23), type.padEnd(16), who, ...fields].filter(Boolean).join('  ');
 }
 
 /**
@@ -205,6 +232,170 @@ export function buildCli(io: CliIO): Command {
           await client.result(id, queue).revoke({ terminate: o.terminate });
         }
         return `revoked ${ids.length} task(s)${o.terminate ? ' (terminate)' : ''}`;
+      })(),
+    );
+
+  const controlOpts = (c: Command) =>
+    c
+      .option('-d, --destination <ids>', 'only these workers (comma-separated ids)')
+      .option('-t, --timeout <ms>', 'how long to wait for replies', '1000');
+  const targets = (o: { destination?: string; timeout: string }) => ({
+    destination: o.destination?.split(',').map((d) => d.trim()),
+    timeout: Number(o.timeout),
+  });
+  /** One row per worker; fails (exit 1) when no worker answered or one could not do it. */
+  const replies = (list: Array<{ worker: string; ok: boolean; data?: unknown; error?: string }>) => {
+    if (list.length === 0) throw new Error('No worker answered.');
+    const failed = list.filter((r) => !r.ok);
+    if (failed.length) throw new Error(failed.map((r) => `${r.worker}: ${r.error}`).join('\n'));
+    return list.map((r) => ({ worker: r.worker, reply: JSON.stringify(r.data) }));
+  };
+
+  const inspect = program
+    .command('inspect')
+    .description(
+      "ask the workers (Celery's inspect): active, reserved, registered, stats, conf, ping; scheduled reads the broker",
+    );
+  for (const verb of ['active', 'reserved', 'registered', 'stats', 'conf', 'ping'] as const) {
+    controlOpts(inspect.command(verb)).action((o: { destination?: string; timeout: string }) =>
+      run(async ({ inspector }) => {
+        const t = targets(o);
+        if (verb === 'ping') return (await inspector.ping(t)).map((worker) => ({ worker, ok: true }));
+        const list = (await inspector[verb](t)) as Array<{ worker: string } & Record<string, unknown>>;
+        if (list.length === 0) throw new Error('No worker answered.');
+        return o.destination || verb !== 'active'
+          ? list.map(({ worker, ...rest }) => ({ worker, reply: JSON.stringify(Object.values(rest)[0]) }))
+          : list.flatMap((w) =>
+              (w.tasks as Array<{ id: string; task?: string; queue: string; startedAt: number }>).map((x) => ({
+                worker: w.worker,
+                id: x.id,
+                task: x.task,
+                queue: x.queue,
+                running: age(x.startedAt),
+              })),
+            );
+      })(),
+    );
+  }
+  inspect
+    .command('scheduled')
+    .argument('[queues...]', 'queues to look in (default: every queue in the broker)')
+    .option('-n, --limit <n>', 'how many per queue, soonest first', '20')
+    .action((names: string[], o: { limit: string }) =>
+      run(async ({ inspector }) => {
+        const queues = names.length ? names : await inspector.queues();
+        const rows = await Promise.all(queues.map((q) => inspector.scheduled(q, 0, Number(o.limit))));
+        return rows.flat().map((r) => ({ ...r, dueAt: new Date(r.dueAt).toISOString() }));
+      })(),
+    );
+
+  const control = program.command('control').description("change running workers (Celery's control)");
+  controlOpts(control.command('rate_limit').argument('<task>').argument('<rate>', "'10/s', '100/m', or 'none'")).action(
+    (task: string, rate: string, o: { destination?: string; timeout: string }) =>
+      run(async ({ app }) =>
+        replies(await app.get(TaskControl).rateLimit(task, rate === 'none' ? null : rate, targets(o))),
+      )(),
+  );
+  controlOpts(
+    control
+      .command('time_limit')
+      .argument('<task>')
+      .option('--soft <duration>', "soft limit ('30s', ms, or 'none')")
+      .option('--hard <duration>', "hard limit ('1m', ms, or 'none')"),
+  ).action((task: string, o: { soft?: string; hard?: string; destination?: string; timeout: string }) =>
+    run(async ({ app }) => {
+      const limit = (v?: string) =>
+        v === undefined ? undefined : v === 'none' ? null : /^\d+$/.test(v) ? Number(v) : v;
+      return replies(
+        await app.get(TaskControl).timeLimit(task, { soft: limit(o.soft), hard: limit(o.hard) }, targets(o)),
+      );
+    })(),
+  );
+  for (const verb of ['add_consumer', 'cancel_consumer'] as const) {
+    controlOpts(control.command(verb).argument('<queue>')).action(
+      (queue: string, o: { destination?: string; timeout: string }) =>
+        run(async ({ app }) => {
+          const c = app.get(TaskControl);
+          return replies(
+            await (verb === 'add_consumer' ? c.addConsumer(queue, targets(o)) : c.cancelConsumer(queue, targets(o))),
+          );
+        })(),
+    );
+  }
+  for (const verb of ['pool_grow', 'pool_shrink'] as const) {
+    controlOpts(control.command(verb).argument('[n]', 'by how many', '1')).action(
+      (n: string, o: { destination?: string; timeout: string }) =>
+        run(async ({ app }) => {
+          const c = app.get(TaskControl);
+          return replies(
+            await (verb === 'pool_grow' ? c.poolGrow(Number(n), targets(o)) : c.poolShrink(Number(n), targets(o))),
+          );
+        })(),
+    );
+  }
+  controlOpts(control.command('shutdown')).action((o: { destination?: string; timeout: string }) =>
+    run(async ({ app }) => replies(await app.get(TaskControl).shutdown(targets(o))))(),
+  );
+  controlOpts(
+    control
+      .command('revoke')
+      .argument('[ids...]')
+      .option('--task <pattern>', "every task whose name matches ('report.*')")
+      .option('--terminate', 'also abort them if running'),
+  ).action((ids: string[], o: { task?: string; terminate?: boolean; destination?: string; timeout: string }) =>
+    run(async ({ app }) => {
+      if (!ids.length && !o.task) throw new Error('Give task ids or --task <pattern>.');
+      const target = o.task ? { task: o.task } : ids;
+      return replies(await app.get(TaskControl).revoke(target, { terminate: o.terminate, ...targets(o) }));
+    })(),
+  );
+
+  program
+    .command('events')
+    .description('task and worker events as they happen (the apps need the events option on)')
+    .option('--task <names>', 'only these tasks (comma-separated)')
+    .option('-q, --queue <names>', 'only these queues (comma-separated)')
+    .option(
+      '--state <states>',
+      'only events of these states (comma-separated: SENT, RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED, REJECTED)',
+    )
+    .option(
+      '--from <cursor>',
+      "where to start: '$' for new events only, '0' for the oldest kept, or an event's cursor",
+      '$',
+    )
+    .option('-n, --limit <n>', 'stop after this many events (default: follow until interrupted)')
+    .option('--no-follow', 'print the events kept after --from and stop')
+    .action((o: { task?: string; queue?: string; state?: string; from: string; limit?: string; follow: boolean }) =>
+      run(async ({ inspector, g }) => {
+        const list = (v?: string) => (v ? new Set(v.split(',').map((x) => x.trim())) : undefined);
+        const [tasks, queues, states] = [list(o.task), list(o.queue), list(o.state?.toUpperCase())];
+        const limit = o.limit === undefined ? Infinity : Number(o.limit);
+        if (!(limit > 0)) throw new Error(`--limit must be a positive number, not "${o.limit}".`);
+        const keep = (e: TaskEvent) =>
+          (!tasks || (e.task !== undefined && tasks.has(e.task))) &&
+          (!queues || (e.queue !== undefined && queues.has(e.queue))) &&
+          (!states || states.has(EVENT_STATES[e.type]));
+        let stop = false;
+        const onSigint = () => (stop = true);
+        process.once('SIGINT', onSigint);
+        try {
+          let cursor = o.from;
+          let shown = 0;
+          while (!stop && shown < limit) {
+            const page = await inspector.events({ from: cursor, count: 100, block: o.follow ? 1000 : undefined });
+            cursor = page.cursor;
+            for (const e of page.events) {
+              if (!keep(e) || shown >= limit) continue;
+              io.out(g.json ? JSON.stringify(e) : eventLine(e));
+              shown++;
+            }
+            if (!o.follow && page.events.length === 0) break;
+          }
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+        return undefined;
       })(),
     );
 

@@ -1,11 +1,15 @@
 import { Inject, Injectable, type Type } from '@nestjs/common';
+import { TaskTracing, tracingPublishHooks } from '../tracing/task-tracing.js';
 import type { TaskDefinition } from '../discovery/task.registry.js';
 import { TaskRegistry } from '../discovery/task.registry.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
-import type { PublishOptions } from '../interfaces/task-options.interface.js';
+import type { InTransactionMode, PublishOptions, SqlClient } from '../interfaces/task-options.interface.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { assertName, buildMessage } from '../protocol/index.js';
-import type { PublishItem, Transport } from '../transport/transport.interface.js';
+import type { ChordSpec, PublishItem, Transport } from '../transport/transport.interface.js';
+import { asSqlClient, currentTransactionScope, type TransactionScope } from '../outbox/transaction-scope.js';
+import { outboxStatements } from '../outbox/outbox.sql.js';
+import { writeOutboxPayload } from '../outbox/outbox.payload.js';
 import { randomUUID } from 'node:crypto';
 import { TaskQueueConfigError } from '../errors/index.js';
 import {
@@ -46,6 +50,9 @@ function canvasOptions(o: PublishOptions): SignatureOptionsJSON {
 
 type AnyFn = (...args: any[]) => any;
 
+/** Where a publish goes when not straight to the broker: after the commit, or into the outbox in the transaction. */
+type Route = { kind: 'after-commit'; scope: TransactionScope } | { kind: 'outbox'; client: SqlClient };
+
 /** Every suffix of a parameter list: what a partial signature may be given. */
 export type PartialArgs<P extends unknown[]> = P | (P extends [unknown, ...infer Rest] ? PartialArgs<Rest> : never);
 
@@ -83,15 +90,73 @@ export class TaskClient implements CanvasPublisher {
   private readonly handles = new WeakMap<Function, object>();
   private readonly workflow: WorkflowPublisher;
   private readonly hooks: PublishHooks;
+  private readonly outboxInsert?: string;
 
   constructor(
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
     private readonly registry: TaskRegistry,
     private readonly signals: SignalEmitter,
+    private readonly tracing: TaskTracing,
   ) {
-    this.hooks = signalPublishHooks(signals, options.defaultQueue);
+    this.hooks = tracingPublishHooks(tracing, signalPublishHooks(signals, options.defaultQueue), options.defaultQueue);
     this.workflow = new WorkflowPublisher(transport, (t) => registry.get(t), options, this.hooks);
+    if (options.outbox) this.outboxInsert = outboxStatements(options.outbox.table).insert;
+  }
+
+  /**
+   * Where a publish goes: undefined for straight to the broker (outside a
+   * transaction, or 'immediate'), else after the commit or into the outbox.
+   */
+  private route(mode: InTransactionMode | undefined, transaction: SqlClient | undefined): Route | undefined {
+    const m = mode ?? this.options.inTransaction;
+    if (m === 'immediate') return undefined;
+    if (transaction !== undefined) {
+      const client = asSqlClient(transaction);
+      if (!client) throw new TaskQueueConfigError('transaction', transaction, 'expected a SQL client with query()');
+      if (!this.options.outbox)
+        throw new TaskQueueConfigError(
+          'transaction',
+          transaction,
+          'a transaction given per call is written to the outbox: configure the outbox option',
+        );
+      return { kind: 'outbox', client };
+    }
+    const scope = currentTransactionScope();
+    if (!scope) return undefined;
+    if (m === 'outbox') {
+      if (!this.options.outbox)
+        throw new TaskQueueConfigError('inTransaction', m, 'needs the outbox option ({ outbox: { dataSource } })');
+      if (!scope.client)
+        throw new TaskQueueConfigError(
+          'inTransaction',
+          m,
+          "the transaction's client has no query(text, params) to write the outbox row with",
+        );
+      return { kind: 'outbox', client: scope.client };
+    }
+    return { kind: 'after-commit', scope };
+  }
+
+  /** Chord states, then messages: to the broker now, after the commit, or into the outbox. `after` runs once published. */
+  private async dispatch(
+    items: PublishItem[],
+    chords: ChordSpec[],
+    route: Route | undefined,
+    after: () => void,
+  ): Promise<void> {
+    if (route?.kind === 'outbox') {
+      await route.client.query(this.outboxInsert!, [writeOutboxPayload({ items, chords })]);
+      after();
+      return;
+    }
+    const publish = async () => {
+      for (const c of chords) await this.transport.chordCreate(c);
+      await this.transport.publish(items);
+      after();
+    };
+    if (route) await route.scope.afterCommit(publish);
+    else await publish();
   }
 
   /** The correlation id of the request or task behind this call, as a header to inherit. */
@@ -149,6 +214,9 @@ export class TaskClient implements CanvasPublisher {
     args: readonly unknown[] = [],
     options: PublishOptions = {},
   ): Promise<CanvasResult<R>> {
+    const { inTransaction, transaction, ...rest } = options;
+    const route = this.route(inTransaction, transaction);
+    options = rest;
     let json = canvas.toJSON();
     if (Object.keys(options).length) {
       if (json.type !== 'signature')
@@ -169,7 +237,24 @@ export class TaskClient implements CanvasPublisher {
     // the whole graph, as the workers will continue it: what they could not publish is refused now
     // (options only: the rest of the workflow a message carries is checked on its own message)
     checkPlan(plan, (op) => this.workflow.build({ ...op, workflow: {} }));
-    await this.workflow.execute(plan, this.inherited());
+    if (!route) await this.workflow.execute(plan, this.inherited());
+    else {
+      // record what the plan publishes, then hand it to the transaction
+      const rec = { items: [] as PublishItem[], chords: [] as ChordSpec[] };
+      const sink = {
+        publish: async (items: PublishItem[]) => void rec.items.push(...items),
+        chordCreate: async (c: ChordSpec) => void rec.chords.push(c),
+      };
+      const published: Array<[PublishOp, PublishItem]> = [];
+      const recorder = new WorkflowPublisher(sink, (t) => this.registry.get(t), this.options, {
+        beforePublish: this.hooks.beforePublish,
+        afterPublish: (op, item) => void published.push([op, item]),
+      });
+      await recorder.execute(plan, this.inherited());
+      await this.dispatch(rec.items, rec.chords, route, () => {
+        for (const [op, item] of published) this.hooks.afterPublish?.(op, item);
+      });
+    }
     return this.handle(resultShape(frozen), graph) as unknown as CanvasResult<R>;
   }
 
@@ -200,9 +285,13 @@ export class TaskClient implements CanvasPublisher {
     args: readonly unknown[] = [],
     options: PublishOptions = {},
   ): Promise<AsyncResult<R>> {
-    const [item, result, op] = this.prepare<R>(name, args, options);
-    await this.transport.publish([item]);
-    this.hooks.afterPublish?.(op, item);
+    const { inTransaction, transaction, ...rest } = options;
+    const route = this.route(inTransaction, transaction);
+    const [item, result, op] = this.prepare<R>(name, args, rest);
+    if (!route) {
+      await this.transport.publish([item]);
+      this.hooks.afterPublish?.(op, item);
+    } else await this.dispatch([item], [], route, () => this.hooks.afterPublish?.(op, item));
     return result;
   }
 
@@ -210,10 +299,24 @@ export class TaskClient implements CanvasPublisher {
   async sendMany<R = unknown>(
     calls: ReadonlyArray<{ name: string; args?: readonly unknown[]; options?: PublishOptions }>,
   ): Promise<AsyncResult<R>[]> {
-    const prepared = calls.map((c) => this.prepare<R>(c.name, c.args ?? [], c.options ?? {}));
-    await this.transport.publish(prepared.map(([item]) => item));
-    if (this.hooks.afterPublish) for (const [item, , op] of prepared) this.hooks.afterPublish(op, item);
-    return prepared.map(([, r]) => r);
+    // calls going to the same place (broker now, a transaction, an outbox client) are published together
+    const groups = new Map<unknown, { route: Route | undefined; items: PublishItem[]; ops: PublishOp[] }>();
+    const results = calls.map((c) => {
+      const { inTransaction, transaction, ...rest } = c.options ?? {};
+      const route = this.route(inTransaction, transaction);
+      const [item, result, op] = this.prepare<R>(c.name, c.args ?? [], rest);
+      const key = route ? (route.kind === 'outbox' ? route.client : route.scope) : null;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { route, items: [], ops: [] }));
+      g.items.push(item);
+      g.ops.push(op);
+      return result;
+    });
+    for (const g of groups.values())
+      await this.dispatch(g.items, [], g.route, () => {
+        if (this.hooks.afterPublish) g.ops.forEach((op, i) => this.hooks.afterPublish!(op, g.items[i]));
+      });
+    return results;
   }
 
   /**
@@ -255,7 +358,7 @@ export class TaskClient implements CanvasPublisher {
       options: inherit ? { ...o, headers: { ...inherit, ...o.headers } } : o,
       workflow: {},
     };
-    if (this.signals.has(TaskSignal.BeforePublish)) {
+    if (this.tracing.enabled || this.signals.has(TaskSignal.BeforePublish)) {
       op.options = { ...op.options, taskId: op.options.taskId ?? randomUUID() };
       this.hooks.beforePublish?.(op);
     }

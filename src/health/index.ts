@@ -7,10 +7,12 @@ export {
   TaskQueueHealthIndicator,
   DEFAULT_HEALTH_TIMEOUT_MS,
   DEFAULT_MAX_HEARTBEAT_AGE_MS,
+  DEFAULT_MAX_OUTBOX_LAG_MS,
 } from './task-queue.health.js';
 export type {
   BacklogCheckOptions,
   BeatCheckOptions,
+  OutboxCheckOptions,
   PingCheckOptions,
   TaskQueueHealthOptions,
   WorkerCheckOptions,

@@ -10,5 +10,9 @@ export const HEALTH_MESSAGES = {
     `the beat leader ${id} last sent a heartbeat ${ageMs} ms ago (more than ${maxAgeMs} ms)`,
   backlog: (queue: string, ready: number, threshold: number) =>
     `queue "${queue}" has ${ready} task(s) ready, more than the threshold of ${threshold}`,
+  noOutbox: () => 'no outbox is configured (TaskQueueModule option outbox)',
+  outboxUnreachable: (reason: string) => `outbox unreachable: ${reason}`,
+  outboxLag: (lagMs: number, maxLagMs: number, pending: number) =>
+    `the oldest outbox row has waited ${lagMs} ms to be relayed (more than ${maxLagMs} ms; ${pending} row(s) waiting)`,
   invalidOption: (message: string) => `invalid health check option: ${message}`,
 } as const;

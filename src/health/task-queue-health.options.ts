@@ -43,5 +43,13 @@ export interface BacklogCheckOptions {
   timeout?: Duration;
 }
 
+/** Options of `TaskQueueHealthIndicator.outboxCheck`. @publicApi */
+export interface OutboxCheckOptions {
+  /** Down when the oldest outbox row waiting to be relayed is older than this. @default '1m' */
+  maxLag?: Duration;
+  /** @default 1000 */
+  timeout?: Duration;
+}
+
 /** Options of `TaskQueueHealthIndicator.isHealthy`: the broker answers, and enough workers are live. @publicApi */
 export type TaskQueueHealthOptions = WorkerCheckOptions;

@@ -5,10 +5,12 @@ import { toMs, type Duration } from '../protocol/duration.js';
 import { TASK_QUEUE_BEAT_STORE, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
 import type { Transport, WorkerInfo } from '../transport/transport.interface.js';
+import { OutboxRelay } from '../outbox/outbox.relay.js';
 import { HEALTH_MESSAGES } from './task-queue-health.messages.js';
 import type {
   BacklogCheckOptions,
   BeatCheckOptions,
+  OutboxCheckOptions,
   PingCheckOptions,
   TaskQueueHealthOptions,
   WorkerCheckOptions,
@@ -16,6 +18,8 @@ import type {
 
 /** Default time a check may take before it reports `down`. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 1000;
+/** Default age past which the oldest outbox row makes `outboxCheck` down. */
+export const DEFAULT_MAX_OUTBOX_LAG_MS = 60_000;
 /** Default age past which a worker's or beat's heartbeat no longer counts. */
 export const DEFAULT_MAX_HEARTBEAT_AGE_MS = 30_000;
 
@@ -58,6 +62,7 @@ export class TaskQueueHealthIndicator {
     @Inject(TASK_QUEUE_TRANSPORT) private readonly transport: Transport,
     @Inject(TASK_QUEUE_BEAT_STORE) private readonly beatStore: BeatStore,
     @Inject(TASK_QUEUE_OPTIONS) private readonly options: ResolvedTaskQueueOptions,
+    private readonly outbox: OutboxRelay,
   ) {}
 
   /** Up when the broker answers a ping within `timeout`; data: `latencyMs`. */
@@ -110,6 +115,40 @@ export class TaskQueueHealthIndicator {
       const data = { queue, ready: counts.ready, delayed: counts.delayed, reserved: counts.reserved, threshold };
       if (counts.ready > threshold)
         throw new CheckFailed(HEALTH_MESSAGES.backlog(queue, counts.ready, threshold), data);
+      return data;
+    });
+  }
+
+  /**
+   * Up while the oldest row of the transactional outbox has waited at most
+   * `maxLag` (default 1 min) to be relayed to the broker. Data: `lagMs` (null
+   * when the outbox is empty), `pending` (rows waiting, counted up to 10000), `maxLagMs`.
+   */
+  outboxCheck<const Key extends string>(
+    key: Key,
+    options: OutboxCheckOptions = {},
+  ): Promise<HealthIndicatorResult<Key>> {
+    return this.run(key, options.timeout, async (timeoutMs) => {
+      const maxLagMs = toMs(options.maxLag ?? DEFAULT_MAX_OUTBOX_LAG_MS, 'maxLag');
+      if (!this.outbox.enabled) throw new CheckFailed(HEALTH_MESSAGES.noOutbox());
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(HEALTH_MESSAGES.timeout('the outbox database', timeoutMs))),
+          timeoutMs,
+        );
+      });
+      let lag;
+      try {
+        lag = await Promise.race([this.outbox.lag(), timeout]);
+      } catch (err) {
+        throw new CheckFailed(HEALTH_MESSAGES.outboxUnreachable(messageOf(err)));
+      } finally {
+        clearTimeout(timer);
+      }
+      const data = { lagMs: lag.lagMs, pending: lag.pending, maxLagMs };
+      if (lag.lagMs !== null && lag.lagMs > maxLagMs)
+        throw new CheckFailed(HEALTH_MESSAGES.outboxLag(lag.lagMs, maxLagMs, lag.pending), data);
       return data;
     });
   }

@@ -80,8 +80,29 @@ export interface PublishOptions {
   taskId?: string;
   timeLimit?: Duration;
   softTimeLimit?: Duration;
+  /**
+   * Inside a database transaction: hold the publish until it commits
+   * ('after-commit'), write it to the outbox table in the transaction
+   * ('outbox'), or publish now ('immediate'). Outside one, publishing is
+   * immediate. @default the module's `inTransaction`
+   */
+  inTransaction?: InTransactionMode;
+  /**
+   * The transaction to write the outbox row in (a TypeORM EntityManager, a
+   * node-postgres client inside BEGIN), when it is not found through
+   * `nestjs-taskqueue/transactional`. Needs the module's `outbox` option.
+   */
+  transaction?: SqlClient;
   /** @internal workflow links */
   parentId?: string;
   /** @internal workflow links */
   rootId?: string;
+}
+
+/** How a publish inside a database transaction is tied to it. @publicApi */
+export type InTransactionMode = 'after-commit' | 'immediate' | 'outbox';
+
+/** What the outbox needs of a SQL client: TypeORM's EntityManager and node-postgres clients have it. @publicApi */
+export interface SqlClient {
+  query(text: string, params?: unknown[]): Promise<unknown>;
 }

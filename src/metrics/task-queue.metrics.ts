@@ -2,11 +2,11 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import { TaskClient } from '../client/index.js';
 import { TaskInspector } from '../control/index.js';
+import { OutboxRelay } from '../outbox/outbox.relay.js';
 import { OnTaskSignal } from '../signals/on-task-signal.decorator.js';
 import { TaskSignal } from '../signals/task-signal.constants.js';
 import type {
   TaskPostrunSignal,
-  TaskPrerunSignal,
   TaskRejectedSignal,
   TaskRetrySignal,
   TaskRevokedSignal,
@@ -39,11 +39,15 @@ export class TaskQueueMetrics {
   readonly depth: Gauge<'queue' | 'state'>;
   readonly workers: Gauge;
   readonly running: Gauge;
+  /** Only when the module has an outbox. */
+  readonly outboxLag?: Gauge;
+  readonly outboxPending?: Gauge;
 
   constructor(
     @Inject(TASK_QUEUE_METRICS_OPTIONS) options: TaskQueueMetricsOptions,
     private readonly inspector: TaskInspector,
     private readonly client: TaskClient,
+    outbox: OutboxRelay,
   ) {
     const registry = (this.registry = options.registry ?? defaultRegistry);
     const p = options.prefix ?? 'taskqueue_';
@@ -104,34 +108,86 @@ export class TaskQueueMetrics {
         if (list) this.running.set(list.reduce((n, w) => n + w.running, 0));
       },
     });
+    if (outbox.enabled) {
+      const lag = async () => outbox.lag().catch(onError('the outbox lag'));
+      this.outboxLag = new Gauge({
+        name: `${p}outbox_lag_seconds`,
+        help: 'Age of the oldest outbox row not yet relayed to the broker (0 when none waits).',
+        registers,
+        collect: async () => {
+          const l = await lag();
+          if (l) this.outboxLag!.set((l.lagMs ?? 0) / 1000);
+        },
+      });
+      this.outboxPending = new Gauge({
+        name: `${p}outbox_pending`,
+        help: 'Outbox rows not yet relayed to the broker (counted up to 10,000).',
+        registers,
+        collect: async () => {
+          const l = await lag();
+          if (l) this.outboxPending!.set(l.pending);
+        },
+      });
+    }
   }
 
-  @OnTaskSignal(TaskSignal.Prerun)
-  protected onPrerun(e: TaskPrerunSignal): void {
-    if (e.retries > 0) return; // a retry's wait would count its earlier runs and backoff
-    this.wait.observe({ task: e.task, queue: e.queue }, Math.max(0, Date.now() - e.enqueuedAt) / 1000);
+  /** Labelled children per task and queue, so the per-task path does not hash label objects. */
+  private readonly byTask = new Map<
+    string,
+    { wait: ObserveFn; runtime: Map<string, ObserveFn>; outcomes: Map<TaskOutcome, () => void> }
+  >();
+
+  private of(task: string, queue: string) {
+    const key = `${task}\u0000${queue}`;
+    let c = this.byTask.get(key);
+    if (!c) {
+      const wait = this.wait.labels({ task, queue });
+      c = { wait: (v) => wait.observe(v), runtime: new Map(), outcomes: new Map() };
+      this.byTask.set(key, c);
+    }
+    return c;
+  }
+
+  private count(task: string, queue: string, outcome: TaskOutcome): void {
+    const c = this.of(task, queue);
+    let inc = c.outcomes.get(outcome);
+    if (!inc) {
+      const child = this.tasks.labels({ task, queue, outcome });
+      c.outcomes.set(outcome, (inc = () => child.inc()));
+    }
+    inc();
   }
 
   @OnTaskSignal(TaskSignal.Postrun)
   protected onPostrun(e: TaskPostrunSignal): void {
-    this.runtime.observe({ task: e.task, queue: e.queue, state: e.state }, e.runtime / 1000);
-    const outcome: TaskOutcome | undefined =
-      e.state === 'SUCCESS' ? 'succeeded' : e.state === 'FAILURE' ? 'failed' : undefined;
-    if (outcome) this.tasks.inc({ task: e.task, queue: e.queue, outcome });
+    const c = this.of(e.task, e.queue);
+    let observe = c.runtime.get(e.state);
+    if (!observe) {
+      const child = this.runtime.labels({ task: e.task, queue: e.queue, state: e.state });
+      c.runtime.set(e.state, (observe = (v) => child.observe(v)));
+    }
+    observe(e.runtime / 1000);
+    // queue wait: start (now minus the run) minus enqueue or due time; first deliveries only,
+    // since a retry's would count its earlier runs and backoff
+    if (e.retries === 0) c.wait(Math.max(0, Date.now() - e.runtime - e.enqueuedAt) / 1000);
+    if (e.state === 'SUCCESS') this.count(e.task, e.queue, 'succeeded');
+    else if (e.state === 'FAILURE') this.count(e.task, e.queue, 'failed');
   }
 
   @OnTaskSignal(TaskSignal.Retry)
   protected onRetry(e: TaskRetrySignal): void {
-    this.tasks.inc({ task: e.task, queue: e.queue, outcome: 'retried' });
+    this.count(e.task, e.queue, 'retried');
   }
 
   @OnTaskSignal(TaskSignal.Revoked)
   protected onRevoked(e: TaskRevokedSignal): void {
-    this.tasks.inc({ task: e.task, queue: e.queue, outcome: 'revoked' });
+    this.count(e.task, e.queue, 'revoked');
   }
 
   @OnTaskSignal(TaskSignal.Rejected)
   protected onRejected(e: TaskRejectedSignal): void {
-    this.tasks.inc({ task: '', queue: e.queue, outcome: 'rejected' }); // a rejected message has no usable task name
+    this.count('', e.queue, 'rejected'); // a rejected message has no usable task name
   }
 }
+
+type ObserveFn = (value: number) => void;

@@ -85,6 +85,24 @@ export class SignalEmitter implements OnModuleInit {
     }
   }
 
+  /**
+   * Calls `handler` for every `signal` of this process (for the library's own
+   * listeners, such as the event stream). Returns a function that unsubscribes.
+   */
+  subscribe<S extends TaskSignalName>(
+    signal: S,
+    handler: (payload: TaskSignalPayloads[S]) => void,
+    site: string,
+  ): () => void {
+    const entry: Handler = { call: (p) => handler(p as TaskSignalPayloads[S]), site };
+    this.handlers.set(signal, [...(this.handlers.get(signal) ?? []), entry]);
+    return () => {
+      const rest = (this.handlers.get(signal) ?? []).filter((h) => h !== entry);
+      if (rest.length) this.handlers.set(signal, rest);
+      else this.handlers.delete(signal);
+    };
+  }
+
   /** True when someone listens to `signal` (build the payload only then). */
   has(signal: TaskSignalName): boolean {
     if (this.handlers.has(signal)) return true;

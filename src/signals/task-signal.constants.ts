@@ -31,6 +31,8 @@ export const TaskSignal = {
   /** The process that runs tasks is ready (this library runs tasks in the worker process itself). */
   WorkerProcessInit: 'task-queue.worker.process-init',
   WorkerShutdown: 'task-queue.worker.shutdown',
+  /** A worker wrote its heartbeat (Celery's heartbeat_sent), with its counters. */
+  WorkerHeartbeat: 'task-queue.worker.heartbeat',
   BeatInit: 'task-queue.beat.init',
 } as const;
 

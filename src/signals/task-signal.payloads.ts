@@ -103,6 +103,14 @@ export class WorkerSignal {
   concurrency!: number;
 }
 
+/** A worker's heartbeat: what it consumes and how it does. @publicApi */
+export class WorkerHeartbeatSignal extends WorkerSignal {
+  running!: number;
+  succeeded!: number;
+  failed!: number;
+  retried!: number;
+}
+
 /** @publicApi */
 export class BeatInitSignal {
   beat!: string;
@@ -126,6 +134,7 @@ export interface TaskSignalPayloads {
   [TaskSignal.WorkerReady]: WorkerSignal;
   [TaskSignal.WorkerProcessInit]: WorkerSignal;
   [TaskSignal.WorkerShutdown]: WorkerSignal;
+  [TaskSignal.WorkerHeartbeat]: WorkerHeartbeatSignal;
   [TaskSignal.BeatInit]: BeatInitSignal;
 }
 

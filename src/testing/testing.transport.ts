@@ -4,6 +4,7 @@ import type {
   ChordJoinOutcome,
   ChordSpec,
   PublishItem,
+  PublishOnce,
   ReserveRequest,
   ReserveResult,
   TerminalUpdate,
@@ -112,8 +113,11 @@ export class TestingTransport extends MemoryTransport {
 
   // ---- Transport overrides --------------------------------------------------
 
-  override async publish(items: PublishItem[]): Promise<void> {
+  override async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
     const now = Date.now();
+    // publish-if-absent first, so that only what is published is recorded
+    if (options?.onceTtlMs)
+      items = items.filter((it) => this.firstTime(`${it.queue}\0${it.id}`, options.onceTtlMs, now));
     const virtualNow = now + this.offsetMs;
     const forwarded = items.map((it) =>
       it.dueAt !== undefined && (this.eager || it.dueAt <= virtualNow) ? { ...it, dueAt: undefined } : it,
@@ -181,9 +185,9 @@ export class TestingTransport extends MemoryTransport {
     return res;
   }
 
-  override chordCreate(spec: ChordSpec): Promise<void> {
+  override chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void> {
     this.queuesSeen.add(spec.queue);
-    return super.chordCreate(spec);
+    return super.chordCreate(spec, options);
   }
 
   override chordJoin(queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {

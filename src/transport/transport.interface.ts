@@ -20,6 +20,15 @@ export interface PublishItem {
   dueAt?: number;
 }
 
+/**
+ * Publish-if-absent: with `onceTtlMs`, a message (or chord) whose id was
+ * published with this option within the last `onceTtlMs` is skipped, atomically,
+ * so two publishers racing with the same id put it in the queue once (the outbox relay).
+ */
+export interface PublishOnce {
+  onceTtlMs?: number;
+}
+
 export interface ReserveRequest {
   queue: string;
   /** How many messages to take at most. */
@@ -120,11 +129,30 @@ export interface WorkerInfo {
 }
 
 /** A remote-control message to every worker (Celery's broadcast). */
+/** Celery's inspect and control verbs. */
+export type ControlCommand =
+  | 'ping'
+  | 'active'
+  | 'reserved'
+  | 'registered'
+  | 'stats'
+  | 'conf'
+  | 'revoke'
+  | 'rate_limit'
+  | 'time_limit'
+  | 'add_consumer'
+  | 'cancel_consumer'
+  | 'pool_grow'
+  | 'pool_shrink'
+  | 'shutdown';
+
 export interface ControlMessage {
   /** Request id; replies go to it. */
   id: string;
-  command: 'ping' | 'active' | 'revoke';
+  command: ControlCommand;
   args?: Record<string, unknown>;
+  /** Worker ids this message is for; every worker when absent. */
+  destination?: string[];
   /** Whether workers should answer. */
   reply: boolean;
 }
@@ -138,9 +166,22 @@ export interface ControlReply {
 
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
 
+/** A message waiting in the broker for its due time. */
+export interface ScheduledEntry {
+  id: string;
+  dueAt: number;
+  raw: string;
+}
+
+/** An event as the stream keeps it: its position, and the event's JSON. */
+export interface StoredEvent {
+  cursor: string;
+  json: string;
+}
+
 export interface Transport {
   /** Publishes messages, one round trip for the whole batch. */
-  publish(items: PublishItem[]): Promise<void>;
+  publish(items: PublishItem[], options?: PublishOnce): Promise<void>;
 
   /** Takes up to `max` messages due now, promoting due delayed messages and recovering expired leases first. */
   reserve(req: ReserveRequest): Promise<ReserveResult>;
@@ -178,7 +219,7 @@ export interface Transport {
   revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void>;
 
   /** Creates a chord's state; header tasks join it as they succeed. */
-  chordCreate(spec: ChordSpec): Promise<void>;
+  chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void>;
 
   /**
    * Records header result `index` (JSON). The call that completes the chord
@@ -218,6 +259,8 @@ export interface Transport {
 
   counts(queue: string): Promise<QueueCounts>;
   listDead(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
+  /** Messages waiting for their due time (countdown, ETA, retry backoff), soonest first. */
+  listScheduled(queue: string, start?: number, count?: number): Promise<ScheduledEntry[]>;
   listRejected(queue: string, start?: number, count?: number): Promise<ParkedEntry[]>;
 
   /** Names of the queues that hold anything (messages, parked entries, results). */
@@ -243,6 +286,18 @@ export interface Transport {
 
   /** Round-trip time to the broker in ms. */
   ping(): Promise<number>;
+
+  /** Appends events (JSON each) to the capped event stream, keeping about `maxLength`; one round trip. */
+  appendEvents(events: string[], maxLength: number): Promise<void>;
+
+  /**
+   * Events after `from` (a cursor; '0' for the oldest kept, '$' for only those
+   * still to come), at most `count`, oldest first. With `blockMs`, waits up to
+   * that long when there are none yet. `cursor` is where to read on from: the
+   * last event's, or `from` made concrete when none came ('$' becomes the
+   * stream's last cursor, so nothing written meanwhile is skipped).
+   */
+  readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }>;
 
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { TaskRegistry, type TaskDefinition } from '../discovery/task.registry.js';
-import { resolveRetry } from '../discovery/task-queue.explorer.js';
+import { parseRateLimit, resolveRetry } from '../discovery/task-queue.explorer.js';
 import {
   InvalidMessageError,
   RetryRequested,
@@ -57,7 +57,7 @@ import {
 } from '../canvas/index.js';
 import type { CanvasJSON, ChordMembership } from '../protocol/canvas-json.js';
 import { CELERY_IGNORE_RESULT_HEADER, CELERY_KWARGS_HEADER } from '../protocol/celery/index.js';
-import type { StoredError } from '../protocol/index.js';
+import { assertName, toMs, type Duration, type StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { SignalEmitter } from '../signals/signal.emitter.js';
 import { TaskSignal } from '../signals/task-signal.constants.js';
@@ -71,11 +71,13 @@ import {
   TaskRevokedSignal,
   TaskSuccessSignal,
   TaskUnknownSignal,
+  WorkerHeartbeatSignal,
   WorkerSignal,
   payload,
 } from '../signals/task-signal.payloads.js';
 import { taskContextStorage, type TaskContextState } from './task-context.js';
 import { correlationStorage } from '../context/correlation.js';
+import { TaskTracing, tracingPublishHooks, type TaskOutcome } from '../tracing/task-tracing.js';
 
 /** Header of a message that holds a rate-limit slot already (it waited for it). @internal */
 export const RATE_SLOT_HEADER = 'taskqueue-rate-slot';
@@ -94,6 +96,16 @@ interface Running {
   /** Given back at shutdown: its outcome is no longer ours to record. */
   released: boolean;
   done: Promise<void>;
+}
+
+/** A task name pattern: `*` matches any run of characters, everything else itself. */
+function globPattern(glob: string): RegExp {
+  return new RegExp(
+    `^${glob
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** Counters since start (the part of a worker's heartbeat it counts itself). @publicApi */
@@ -171,12 +183,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly registry: TaskRegistry,
     @Inject(TASK_QUEUE_EMBEDDED_BEAT) private readonly beat: EmbeddedBeat,
     private readonly signals: SignalEmitter,
+    private readonly tracing: TaskTracing,
   ) {
     this.workflow = new WorkflowPublisher(
       transport,
       (t) => registry.get(t),
       options,
-      signalPublishHooks(signals, options.defaultQueue),
+      tracingPublishHooks(tracing, signalPublishHooks(signals, options.defaultQueue), options.defaultQueue),
     );
     const host = hostname()
       .replace(/[^A-Za-z0-9._-]/g, '_')
@@ -483,11 +496,46 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const err = new InvalidMessageError(MESSAGES.kwargsRefused(def.name, def.site, kwargs.split(',')));
       return this.rejectMessage(running, err.message, msg.id, err, msg);
     }
+    if (this.isRevokedName(msg.task)) {
+      // revoked by task name (TaskControl.revoke({ task })): never runs
+      const record = this.record(msg, TaskState.REVOKED, { error: { type: 'TaskRevokedError', message: 'revoked' } });
+      try {
+        await this.transport.ack({ queue, id: msg.id, record, resultTtlMs: this.options.resultExpiresMs });
+      } finally {
+        this.inFlight.delete(item.id);
+        this.wakeLoop();
+      }
+      this.signals.emit(TaskSignal.Revoked, () =>
+        payload(TaskRevokedSignal, {
+          id: msg.id,
+          task: msg.task,
+          queue,
+          terminated: false,
+          expired: false,
+          reason: 'revoked',
+        }),
+      );
+      return;
+    }
     if (def.rateLimit) {
       const admitted = await this.admitRate(running, msg, def.rateLimit);
       if (!admitted) return;
       msg = admitted;
     }
+    const admitted = msg;
+    if (!this.tracing.enabled) return void (await this.runTask(running, admitted, def, startedByReserve));
+    await this.tracing.process(admitted, queue, this.id, () => this.runTask(running, admitted, def, startedByReserve));
+  }
+
+  /** Runs an admitted message's task, records the outcome and continues its workflow; returns the outcome. */
+  private async runTask(
+    running: Running,
+    msg: TaskMessage,
+    def: TaskDefinition,
+    startedByReserve: boolean,
+  ): Promise<TaskOutcome | undefined> {
+    const { queue } = running;
+    const ttl = this.options.resultExpiresMs;
     const request = () =>
       ({
         id: msg.id,
@@ -507,8 +555,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
     const controller = running.controller;
     const timers: NodeJS.Timeout[] = [];
-    const softMs = msg.softTimeLimit;
-    const hardMs = msg.timeLimit;
+    // limits changed at runtime (TaskControl.timeLimit) win over those the message was published with
+    const changed = this.timeLimits.get(msg.task);
+    const softMs = changed && 'softMs' in changed ? changed.softMs : msg.softTimeLimit;
+    const hardMs = changed && 'hardMs' in changed ? changed.hardMs : msg.timeLimit;
     if (softMs !== undefined)
       timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceededError(msg.task, softMs)), softMs));
     let hardLimit: Promise<never> | undefined;
@@ -555,7 +605,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       for (const t of timers) clearTimeout(t);
     }
-    if (running.released) return;
+    if (running.released) return undefined;
     const runtime = Math.round((performance.now() - t0) * 1000) / 1000;
     if (running.revoked) {
       const record = this.record(msg, TaskState.REVOKED, {
@@ -577,7 +627,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.signals.emit(TaskSignal.Postrun, () =>
         payload(TaskPostrunSignal, { ...request(), state: TaskState.REVOKED, runtime }),
       );
-      return;
+      return { state: TaskState.REVOKED };
     }
     if (!failed) {
       let result: unknown;
@@ -608,11 +658,12 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         this.signals.emit(TaskSignal.Postrun, () =>
           payload(TaskPostrunSignal, { ...request(), retval: result, state: TaskState.SUCCESS, runtime }),
         );
-        return;
+        return { state: TaskState.SUCCESS };
       }
     }
     const state = await this.handleError(running, msg, def, error, runtime);
     this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state, runtime }));
+    return { state, error: errorToStored(error), retries: msg.retries + 1 };
   }
 
   /**
@@ -934,59 +985,196 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  /** Remote control (Celery's inspect and control): ping, active, revoke with terminate. */
+  /**
+   * Remote control (Celery's inspect and control). Reading: ping, active,
+   * reserved, registered, stats, conf. Acting: revoke (ids or a task name
+   * pattern, with terminate), rate_limit, time_limit, add_consumer,
+   * cancel_consumer, pool_grow, pool_shrink, shutdown. A message with a
+   * `destination` is for those workers only.
+   */
   private async onControl(m: ControlMessage): Promise<ControlReply | undefined> {
-    const reply = (data: unknown): ControlReply => ({ worker: this.id, ok: true, data });
+    if (m.destination && !m.destination.includes(this.id)) return undefined;
+    try {
+      return { worker: this.id, ok: true, data: await this.control(m) };
+    } catch (err) {
+      return { worker: this.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private async control(m: ControlMessage): Promise<unknown> {
+    const o = this.opts;
+    if (!o) throw new Error('the worker is not running');
+    const args = m.args ?? {};
+    const taskArg = (): TaskDefinition => {
+      const name = args.task;
+      if (typeof name !== 'string') throw new Error('name the task');
+      const def = this.registry.get(name);
+      if (!def) throw new UnknownTaskError(name, `No @Task() of this name in worker ${this.id}.`);
+      return def;
+    };
+    const count = (): number => {
+      const n = args.n ?? 1;
+      if (!Number.isInteger(n) || (n as number) < 1) throw new Error(`expected a positive integer, not ${String(n)}`);
+      return n as number;
+    };
     switch (m.command) {
       case 'ping':
-        return reply({ pong: true });
+        return { pong: true };
       case 'active':
-        return reply(
-          [...this.inFlight.values()].map((r) => ({
-            id: r.item.id,
-            task: r.task,
-            queue: r.queue,
-            startedAt: r.startedAt,
-          })),
-        );
-      case 'revoke': {
-        const ids = new Set(Array.isArray(m.args?.ids) ? (m.args.ids as string[]) : []);
-        const done: string[] = [];
-        // prefetched, not started: never run
-        for (let i = this.buffer.length - 1; i >= 0; i--) {
-          const { queue, item } = this.buffer[i];
-          if (!ids.has(item.id)) continue;
-          this.buffer.splice(i, 1);
-          const record: ResultRecord = {
-            id: item.id,
-            state: TaskState.REVOKED,
-            at: Date.now(),
-            worker: this.id,
-            error: { type: 'TaskRevokedError', message: 'revoked' },
-          };
-          await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs });
-          done.push(item.id);
-        }
-        if (m.args?.terminate === true) {
-          for (const id of ids) {
-            const r = this.inFlight.get(id);
-            if (!r || r.revoked) continue;
-            r.revoked = true;
-            const reason = new TaskRevokedError(id, 'terminated');
-            r.controller.abort(reason);
-            r.terminate?.(reason);
-            done.push(id);
-          }
-        }
-        return reply({ revoked: done });
-      }
-      default:
+        return [...this.inFlight.values()].map((r) => ({
+          id: r.item.id,
+          task: r.task,
+          queue: r.queue,
+          startedAt: r.startedAt,
+        }));
+      case 'reserved':
+        return this.buffer.map(({ queue, item }) => ({
+          id: item.id,
+          task: /"task":"([^"\\]+)"/.exec(item.raw)?.[1],
+          queue,
+        }));
+      case 'registered':
+        return this.registry.names();
+      case 'stats':
         return {
-          worker: this.id,
-          ok: false,
-          error: `unknown command ${JSON.stringify((m as { command: unknown }).command)}`,
+          ...this.stats(),
+          hostname: hostname(),
+          pid: process.pid,
+          uptimeMs: Date.now() - this.startedAt,
+          queues: o.queues,
+          concurrency: o.concurrency,
+          prefetch: o.prefetch,
+          memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
         };
+      case 'conf':
+        return {
+          worker: { ...o, beat: o.beat ? true : false },
+          prefix: this.options.prefix,
+          defaultQueue: this.options.defaultQueue,
+          resultExpiresMs: this.options.resultExpiresMs,
+          maxMessageBytes: this.options.maxMessageBytes,
+          events: this.options.events,
+          transport: this.options.transport,
+        };
+      case 'revoke':
+        return { revoked: await this.revokeHeld(args) };
+      case 'rate_limit': {
+        const def = taskArg();
+        const rate = args.rate;
+        def.rateLimit =
+          rate === null || rate === undefined ? undefined : parseRateLimit(rate as string | number, 'rateLimit(rate)');
+        return { task: def.name, rateLimit: def.rateLimit ?? null };
+      }
+      case 'time_limit': {
+        const def = taskArg();
+        const changed = { ...this.timeLimits.get(def.name) };
+        if (args.soft !== undefined)
+          def.softTimeLimitMs = changed.softMs =
+            args.soft === null ? undefined : toMs(args.soft as Duration, 'timeLimit(soft)');
+        if (args.hard !== undefined)
+          def.timeLimitMs = changed.hardMs =
+            args.hard === null ? undefined : toMs(args.hard as Duration, 'timeLimit(hard)');
+        this.timeLimits.set(def.name, changed);
+        return { task: def.name, softTimeLimitMs: def.softTimeLimitMs ?? null, timeLimitMs: def.timeLimitMs ?? null };
+      }
+      case 'add_consumer':
+      case 'cancel_consumer': {
+        const queue = assertName('queue', args.queue);
+        const has = o.queues.includes(queue);
+        if (m.command === 'add_consumer' && !has) o.queues = [...o.queues, queue];
+        if (m.command === 'cancel_consumer' && has) {
+          if (o.queues.length === 1) throw new Error(`${queue} is the only queue this worker consumes`);
+          o.queues = o.queues.filter((q) => q !== queue);
+        }
+        if (has !== (m.command === 'add_consumer')) await this.restartLoop();
+        return { queues: o.queues };
+      }
+      case 'pool_grow':
+        o.concurrency += count();
+        this.wakeLoop();
+        return { concurrency: o.concurrency };
+      case 'pool_shrink':
+        o.concurrency = Math.max(1, o.concurrency - count());
+        return { concurrency: o.concurrency };
+      case 'shutdown':
+        // after the reply is sent: a worker process exits as on SIGTERM, an embedded worker stops
+        setImmediate(() => {
+          if (this.exitOnShutdown) process.kill(process.pid, 'SIGTERM');
+          else void this.stop();
+        });
+        return { shutdown: true };
+      default:
+        throw new Error(`unknown command ${JSON.stringify((m as { command: unknown }).command)}`);
     }
+  }
+
+  /** Time limits changed by remote control, per task (a key present with undefined: removed). */
+  private readonly timeLimits = new Map<string, { softMs?: number; hardMs?: number }>();
+
+  /** Set by bootstrapWorker: a remote `shutdown` ends the process (as SIGTERM does), not only the worker. */
+  exitOnShutdown = false;
+
+  /** Revoked task name patterns, until when (a worker applies them to what it holds and receives). */
+  private readonly revokedNames = new Map<string, { pattern: RegExp; until: number }>();
+
+  private isRevokedName(task: string): boolean {
+    if (this.revokedNames.size === 0) return false;
+    const now = Date.now();
+    for (const [key, r] of this.revokedNames) {
+      if (r.until <= now) this.revokedNames.delete(key);
+      else if (r.pattern.test(task)) return true;
+    }
+    return false;
+  }
+
+  /** Revokes what this worker holds: by id, or by task name pattern (glob: `email.*`). */
+  private async revokeHeld(args: Record<string, unknown>): Promise<string[]> {
+    const ids = new Set(Array.isArray(args.ids) ? (args.ids as string[]) : []);
+    let byName: RegExp | undefined;
+    if (typeof args.task === 'string') {
+      byName = globPattern(args.task);
+      const ttl = typeof args.ttlMs === 'number' ? args.ttlMs : this.options.resultExpiresMs;
+      this.revokedNames.set(args.task, { pattern: byName, until: Date.now() + ttl });
+    }
+    const matches = (id: string, task: string | undefined) =>
+      ids.has(id) || (byName !== undefined && task !== undefined && byName.test(task));
+    const done: string[] = [];
+    // prefetched, not started: never run
+    for (let i = this.buffer.length - 1; i >= 0; i--) {
+      const { queue, item } = this.buffer[i];
+      if (!matches(item.id, /"task":"([^"\\]+)"/.exec(item.raw)?.[1])) continue;
+      this.buffer.splice(i, 1);
+      const record: ResultRecord = {
+        id: item.id,
+        state: TaskState.REVOKED,
+        at: Date.now(),
+        worker: this.id,
+        error: { type: 'TaskRevokedError', message: 'revoked' },
+      };
+      await this.transport.ack({ queue, id: item.id, record, resultTtlMs: this.options.resultExpiresMs });
+      done.push(item.id);
+    }
+    if (args.terminate === true) {
+      for (const r of this.inFlight.values()) {
+        if (!matches(r.item.id, r.task) || r.revoked) continue;
+        r.revoked = true;
+        const reason = new TaskRevokedError(r.item.id, 'terminated');
+        r.controller.abort(reason);
+        r.terminate?.(reason);
+        done.push(r.item.id);
+      }
+    }
+    return done;
+  }
+
+  /** Starts the fetch loop afresh (after the queues changed), keeping what runs and what is prefetched. */
+  private async restartLoop(): Promise<void> {
+    this.loopAbort?.abort();
+    this.slotWaiter?.();
+    await this.loopDone?.catch(() => undefined);
+    if (this.stopping || !this.opts) return;
+    this.loopAbort = new AbortController();
+    this.loopDone = this.loop(this.loopAbort.signal);
   }
 
   /** How long a worker's heartbeat stays valid: three missed beats. */
@@ -1011,6 +1199,10 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         },
         this.heartbeatTtlMs,
       );
+      this.signals.emit(TaskSignal.WorkerHeartbeat, () => {
+        const { running, succeeded, failed, retried } = this.stats();
+        return payload(WorkerHeartbeatSignal, { ...this.workerPayload(), running, succeeded, failed, retried });
+      });
     } catch (err) {
       this.logger.warn(`Could not write the worker heartbeat: ${String(err)}`);
     }

@@ -46,6 +46,8 @@ export async function bootstrapWorker(
   if (worker.running) await worker.stop();
   // Handlers first: a signal that arrives while the worker starts still drains it.
   closeOnSignals(app, 'Worker', () => worker.stop(), exitOnSignal);
+  // a remote shutdown (TaskControl.shutdown) ends this process the way SIGTERM does
+  worker.exitOnShutdown = exitOnSignal;
   await worker.start(workerOptions);
   return app;
 }

@@ -5,7 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { REDIS_URL, cleanupPrefix, testPrefix } from '../utils/redis.js';
+import { DATABASE_URL, testTable } from '../utils/postgres.js';
 import { ManagedProcess, ROOT, freePort, poll } from '../utils/processes.js';
 
 const BUILD_TIMEOUT_MS = 120_000;
@@ -73,6 +75,7 @@ const DEFAULT_ENV = {
   TASKQUEUE_BROKER_URL: '',
   TASKQUEUE_EMBEDDED_WORKER: '',
   TASKQUEUE_PREFIX: '',
+  USERS_DATABASE_URL: '',
   SAMPLE_CLEANUP_EVERY: '1s',
 };
 
@@ -258,4 +261,41 @@ describe('sample app on Redis with a separate worker process', () => {
       worker: { code: 0, signal: null },
     });
   }, 60_000);
+});
+
+describe('sample app with USERS_DATABASE_URL: the sign-up in a transaction, the welcome email after commit', () => {
+  // A schema of this test's own (the sample's sample_users table goes in it), dropped afterwards.
+  const schema = testTable('sample');
+  let pool: pg.Pool;
+  let app: Awaited<ReturnType<typeof startApi>>;
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
+    await pool.query(`CREATE SCHEMA ${schema}`);
+    const url = new URL(DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    app = await startApi('api (memory, PostgreSQL users)', { ...DEFAULT_ENV, USERS_DATABASE_URL: url.toString() });
+  }, BOOT_TIMEOUT_MS + 5_000);
+
+  afterAll(async () => {
+    await app?.proc.terminate();
+    await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await pool?.end();
+  });
+
+  it('stores the user in PostgreSQL and sends the welcome email; a duplicate is refused (409) and sends nothing', async () => {
+    const res = await app.client.post<{ user: { id: number; email: string } } & Queued>('/users', {
+      email: 'Grace@Example.com',
+    });
+    expect(res.status).toBe(201);
+    const done = await app.client.get<TaskView>(res.body.waitUrl);
+    expect(done.body).toMatchObject({ state: 'SUCCESS', result: { userId: res.body.user.id } });
+    const rows = await pool.query(`SELECT id, email FROM ${schema}.sample_users`);
+    expect(rows.rows).toEqual([{ id: res.body.user.id, email: 'grace@example.com' }]);
+
+    const dup = await app.client.post<{ statusCode: number }>('/users', { email: 'grace@example.com' });
+    expect(dup.status).toBe(409);
+    const emails = await app.client.get<Array<{ userId: number }>>('/emails');
+    expect(emails.body.map((e) => e.userId)).toEqual([res.body.user.id]);
+  });
 });

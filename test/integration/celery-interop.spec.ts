@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '../../src/transport/redis/keys.js';
 import { CeleryKeys } from '../../src/transport/redis/celery/celery-keys.js';
 import type { Transport } from '../../src/index.js';
+import { encodeMessage } from '../../src/protocol/index.js';
 import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import { createTaskApp } from '../utils/app.js';
 import {
@@ -211,6 +212,31 @@ describe("protocol 'celery' with Python Celery", () => {
         expect(await redis.sismember(`_kombu.binding.${idle}`, `${idle}\x06\x16\x06\x16${idle}`)).toBe(1);
       } finally {
         await redis.del(idle, `${idle}\x06\x163`, `${idle}\x06\x169`, `_kombu.binding.${idle}`);
+        await redis.quit();
+      }
+    });
+
+    it('publishes once per id with a once TTL (the outbox relay), onto the kombu list', async () => {
+      const idle = `once-${run}`;
+      const id = randomUUID();
+      const raw = encodeMessage({
+        id,
+        priority: 9,
+        queue: idle,
+        task: 'app.add',
+        retries: 0,
+        created: Date.now(),
+        args: [1, 2],
+        v: 1,
+      });
+      const transport = app.get<Transport>(TASK_QUEUE_TRANSPORT);
+      await transport.publish([{ queue: idle, id, priority: 9, raw }], { onceTtlMs: 60_000 });
+      await transport.publish([{ queue: idle, id, priority: 9, raw }], { onceTtlMs: 60_000 });
+      const redis = new Redis(BROKER);
+      try {
+        expect(await redis.llen(idle)).toBe(1);
+      } finally {
+        await redis.del(idle, `_kombu.binding.${idle}`);
         await redis.quit();
       }
     });

@@ -224,6 +224,12 @@ describe.each(brokers)('TaskQueueHealthIndicator on %s', (kind, brokerUrl) => {
     }
   });
 
+  it('outboxCheck: down when no outbox is configured', async () => {
+    expect(await health.outboxCheck('outbox')).toEqual({
+      outbox: { status: 'down', message: 'no outbox is configured (TaskQueueModule option outbox)' },
+    });
+  });
+
   it('never throws on bad options: down with the reason', async () => {
     const res = await health.pingCheck('broker', { timeout: 'soon' });
     expect(res.broker.status).toBe('down');
@@ -324,6 +330,19 @@ describe('subpath isolation', () => {
   it('the health subpath uses Terminus only through its root', () => {
     const { bare } = graph(resolve(ROOT, 'src/health/index.ts'));
     expect([...bare].filter((b) => b.startsWith('@nestjs/terminus'))).toEqual(['@nestjs/terminus']);
+  });
+
+  it('the root barrel loads neither transactional/ nor @nestjs-cls/*, typeorm or pg', () => {
+    const { files, bare } = graph(resolve(ROOT, 'src/index.ts'));
+    const rel = [...files].map((f) => f.slice(ROOT.length + 1));
+    expect(rel.filter((f) => f.startsWith('src/transactional/'))).toEqual([]);
+    expect([...bare].filter((b) => /^(@nestjs-cls\/|nestjs-cls|typeorm|pg)(\/|$)/.test(b))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.exports['./transactional']).toEqual({
+      types: './dist/transactional/index.d.ts',
+      default: './dist/transactional/index.js',
+    });
+    expect(pkg.peerDependenciesMeta['@nestjs-cls/transactional']).toEqual({ optional: true });
   });
 
   it('package.json exports ./health and ./testing with types, and Terminus as an optional peer', () => {

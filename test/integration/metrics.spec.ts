@@ -1,9 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { TaskClient, TaskError, TaskQueueModule, TaskWorker } from '../../src/index.js';
+import { TaskClient, TaskError, TaskQueueModule, TaskWorker, outboxMigration } from '../../src/index.js';
 import { TaskQueueMetrics, TaskQueueMetricsModule } from '../../src/metrics/index.js';
 import { MathService } from '../fixtures/math.service.js';
+import { DATABASE_URL, testTable } from '../utils/postgres.js';
 import { REDIS_URL, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 
 /** One sample of the Prometheus text format: its value, by exact name and labels. */
@@ -83,5 +85,52 @@ describe('Prometheus metrics (TaskQueueMetricsModule) on Redis', () => {
   it('registers on the registry it is given and is injectable', () => {
     expect(app.get(TaskQueueMetrics).registry).toBe(registry);
     expect(registry.getSingleMetric('taskqueue_tasks_total')).toBeDefined();
+  });
+});
+
+describe('Prometheus metrics of the outbox', () => {
+  const prefix = testPrefix('metrics-outbox');
+  const table = testTable('metrics');
+  const registry = new Registry();
+  let pool: Pool;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    pool = new Pool({ connectionString: DATABASE_URL, max: 4 });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TaskQueueModule.forRoot({
+          brokerUrl: REDIS_URL,
+          prefix,
+          outbox: { dataSource: pool, table, synchronize: true, relay: false },
+        }),
+        TaskQueueMetricsModule.forRoot({ registry }),
+      ],
+      providers: [MathService],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await pool.query(outboxMigration(table).down);
+    await pool.end();
+    await cleanupPrefix(prefix);
+  });
+
+  it('reports the outbox lag and the rows waiting, read at scrape time', async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await app.get(TaskClient).send('math.add', [1, 2], { transaction: client });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the row is at least this old
+    const text = await registry.metrics();
+    expect(sample(text, 'taskqueue_outbox_pending')).toBe(1);
+    expect(sample(text, 'taskqueue_outbox_lag_seconds')).toBeGreaterThan(0);
   });
 });

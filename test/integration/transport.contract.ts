@@ -133,6 +133,47 @@ export function describeTransportContract(
       it('publishing nothing is a no-op', async () => {
         await expect(t.publish([])).resolves.toBeUndefined();
       });
+
+      it('with a once TTL publishes each id once, however often and from however many calls', async () => {
+        const q = newQueue();
+        const a = msg(q);
+        const b = msg(q);
+        const d = { ...msg(q), dueAt: Date.now() + 60_000 };
+        const item = (m: Msg & { dueAt?: number }) => ({ ...m });
+        await Promise.all([
+          t.publish([item(a), item(b), item(d)], { onceTtlMs: TTL }),
+          t.publish([item(a), item(d)], { onceTtlMs: TTL }),
+          t.publish([item(b)], { onceTtlMs: TTL }),
+        ]);
+        await t.publish([item(a), item(b), item(d)], { onceTtlMs: TTL });
+        expect(await t.counts(q)).toMatchObject({ ready: 2, delayed: 1 });
+        expect(ids((await t.reserve(req(q))).items).sort()).toEqual([a.id, b.id].sort());
+        // after it ran, the id is still known: a late duplicate is skipped
+        await t.publish([item(a)], { onceTtlMs: TTL });
+        expect(await t.counts(q)).toMatchObject({ ready: 0, reserved: 2 });
+      });
+
+      it('with a once TTL creates a chord once: a repeated create does not reset its joined results', async () => {
+        const q = newQueue();
+        const body = msg(q);
+        const spec = {
+          queue: q,
+          id: randomUUID(),
+          size: 2,
+          bodyId: body.id,
+          bodyPriority: 5,
+          insert: false,
+          bodyHead: body.raw,
+          bodyTail: '',
+          downstream: '[]',
+          ttlMs: TTL,
+        };
+        await t.chordCreate(spec, { onceTtlMs: TTL });
+        expect(await t.chordJoin(q, spec.id, 0, '1')).toBe('waiting');
+        await t.chordCreate(spec, { onceTtlMs: TTL });
+        expect(await t.chordJoin(q, spec.id, 1, '2')).toBe('complete');
+        expect(ids((await t.reserve(req(q))).items)).toEqual([body.id]);
+      });
     });
 
     describe('delayed messages', () => {

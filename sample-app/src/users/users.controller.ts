@@ -1,7 +1,5 @@
 import { BadRequestException, Body, Controller, Get, Post } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { TaskClient } from 'nestjs-taskqueue';
-import { EmailService } from '../email/email.service.js';
 import { taskLinks, type TaskLinks } from '../tasks/task-view.js';
 import { UsersService, type User } from './users.service.js';
 
@@ -11,7 +9,6 @@ export class UsersController {
 
   constructor(
     private readonly users: UsersService,
-    private readonly tasks: TaskClient,
     config: ConfigService,
   ) {
     const base = config.get<string>('PUBLIC_URL') ?? `http://localhost:${config.get<string>('PORT') ?? 3000}`;
@@ -25,14 +22,12 @@ export class UsersController {
     if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
       throw new BadRequestException('body.email must be an email address');
     }
-    const user = this.users.register(email);
-    // Typed from EmailService.sendWelcome: (userId: number, loginUrl: string).
-    const result = await this.tasks.for(EmailService).sendWelcome.delay(user.id, this.loginUrl);
-    return { user, taskId: result.id, ...taskLinks(result) };
+    const { user, welcome } = await this.users.signUp(email, this.loginUrl);
+    return { user, taskId: welcome.id, ...taskLinks(welcome) };
   }
 
   @Get()
-  list(): User[] {
+  list(): Promise<User[]> {
     return this.users.findAll();
   }
 }

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
 
@@ -8,4 +8,15 @@ import { UsersService } from './users.service.js';
   controllers: [UsersController],
   providers: [UsersService],
 })
-export class UsersModule {}
+export class UsersModule {
+  /**
+   * Users in memory; or, with `databaseUrl` (USERS_DATABASE_URL), in PostgreSQL
+   * with the sign-up in a transaction (users/db/, loaded only then, so the
+   * quickstart needs neither a database nor its packages).
+   */
+  static async register(databaseUrl?: string): Promise<DynamicModule> {
+    if (!databaseUrl) return { module: UsersModule };
+    const { UsersDbModule } = await import('./db/users-db.module.js');
+    return UsersDbModule.forRoot(databaseUrl);
+  }
+}

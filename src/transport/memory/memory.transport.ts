@@ -13,10 +13,13 @@ import type {
   DroppedItem,
   ParkedEntry,
   PublishItem,
+  PublishOnce,
   QueueCounts,
   ReservedItem,
   ReserveRequest,
   ReserveResult,
+  ScheduledEntry,
+  StoredEvent,
   TerminalUpdate,
   Transport,
   WorkerInfo,
@@ -251,6 +254,9 @@ export class MemoryTransport implements Transport {
   /** Waiters per task id, each for the queues the task may be in. */
   private readonly resultWaiters = new Map<string, Set<ResultWaiter>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Ids published with a once TTL ("<queue>\0<id>", chords "<queue>\0chord\0<id>") → expiry (publish-if-absent). */
+  private readonly publishedOnce = new Map<string, number>();
+  private nextOncePrune = 0;
   private sweepTimer?: NodeJS.Timeout;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -427,10 +433,25 @@ export class MemoryTransport implements Transport {
 
   // ---- Transport -------------------------------------------------------
 
-  async publish(items: PublishItem[]): Promise<void> {
+  /** Publish-if-absent: true (and marks `key`) when it was not marked within its TTL. */
+  protected firstTime(key: string, onceTtlMs: number | undefined, now: number): boolean {
+    if (!onceTtlMs || onceTtlMs <= 0) return true;
+    const until = this.publishedOnce.get(key);
+    if (until !== undefined && until > now) return false;
+    if (now >= this.nextOncePrune) {
+      // expired marks go at most once a minute, so each publish stays O(1)
+      for (const [k, t] of this.publishedOnce) if (t <= now) this.publishedOnce.delete(k);
+      this.nextOncePrune = now + 60_000;
+    }
+    this.publishedOnce.set(key, now + onceTtlMs);
+    return true;
+  }
+
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
     const now = Date.now();
     const woken = new Set<string>();
     for (const it of items) {
+      if (!this.firstTime(`${it.queue}\0${it.id}`, options?.onceTtlMs, now)) continue;
       const q = this.queue(it.queue);
       if (it.dueAt !== undefined && it.dueAt > now) {
         const first = q.delayedOrder.length > 0 ? q.delayedOrder[0].dueAt : undefined;
@@ -567,7 +588,8 @@ export class MemoryTransport implements Transport {
     this.storeFinal(queue, q, id, record, resultTtlMs);
   }
 
-  async chordCreate(spec: ChordSpec): Promise<void> {
+  async chordCreate(spec: ChordSpec, options?: PublishOnce): Promise<void> {
+    if (!this.firstTime(`${spec.queue}\0chord\0${spec.id}`, options?.onceTtlMs, Date.now())) return;
     this.queue(spec.queue).chords.set(spec.id, {
       spec: { ...spec },
       results: new Map(),
@@ -683,6 +705,14 @@ export class MemoryTransport implements Transport {
     };
   }
 
+  async listScheduled(queue: string, start = 0, count = 100): Promise<ScheduledEntry[]> {
+    const q = this.queues.get(queue);
+    if (!q) return [];
+    return q.delayedOrder
+      .slice(start, start + count)
+      .map(({ id, dueAt }) => ({ id, dueAt, raw: q.delayed.get(id)!.raw }));
+  }
+
   async listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
     return this.listParked(this.queues.get(queue)?.dead, start, count);
   }
@@ -754,8 +784,41 @@ export class MemoryTransport implements Transport {
     return 0;
   }
 
+  /** The event stream: entries oldest first, capped like Redis's (exactly, here). */
+  private readonly events: StoredEvent[] = [];
+  private eventSeq = 1;
+  private readonly eventWaiters = new Set<() => void>();
+
+  async appendEvents(events: string[], maxLength: number): Promise<void> {
+    for (const json of events) this.events.push({ cursor: `${Date.now()}-${this.eventSeq++}`, json });
+    if (this.events.length > maxLength) this.events.splice(0, this.events.length - maxLength);
+    for (const wake of [...this.eventWaiters]) wake();
+  }
+
+  async readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }> {
+    const after = from === '$' ? (this.events[this.events.length - 1]?.cursor ?? '0-0') : from;
+    const seq = (cursor: string) => Number(cursor.slice(cursor.indexOf('-') + 1));
+    const read = () => {
+      const events = this.events.filter((e) => after === '0' || seq(e.cursor) > seq(after)).slice(0, count);
+      return { events, cursor: events.length ? events[events.length - 1].cursor : after };
+    };
+    const now = read();
+    if (now.events.length || !blockMs) return now;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.eventWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, blockMs);
+      this.eventWaiters.add(done);
+    });
+    return read();
+  }
+
   async close(): Promise<void> {
     for (const waiter of [...this.workWaiters]) waiter.resolve();
+    for (const wake of [...this.eventWaiters]) wake();
     for (const set of [...this.resultWaiters.values()]) for (const w of [...set]) w.fn(null);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();

@@ -55,6 +55,11 @@ export class RedisKeys {
     return `${this.base(queue)}r:${id}`;
   }
 
+  /** Marker of a message published with a once TTL (publish-if-absent on its id). */
+  published(queue: string, id: string): string {
+    return `${this.base(queue)}pub:${id}`;
+  }
+
   chord(queue: string, id: string): string {
     return `${this.base(queue)}chord:${id}`;
   }
@@ -62,6 +67,14 @@ export class RedisKeys {
   /** Pub/sub channel on which a task's final record is published (whatever its queue). */
   done(id: string): string {
     return `${this.prefix}:done:${id}`;
+  }
+
+  /**
+   * The same announcement on Redis Cluster: a channel in the queue's slot, so the
+   * scripts publish it with SPUBLISH (sharded pub/sub) instead of broadcasting to every node.
+   */
+  doneIn(queue: string, id: string): string {
+    return `${this.base(queue)}done:${id}`;
   }
 
   /** HASH of worker id → heartbeat JSON (with its expiry). Tagged apart from every queue. */
@@ -87,5 +100,10 @@ export class RedisKeys {
   /** Pattern matching every key of every queue under this prefix. */
   allPattern(): string {
     return `${this.prefix}:*`;
+  }
+
+  /** The capped stream of task and worker events (one per prefix). */
+  events(): string {
+    return `${this.prefix}:events`;
   }
 }

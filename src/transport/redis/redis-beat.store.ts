@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type {
   BeatHeartbeat,
   BeatStore,
@@ -9,6 +8,7 @@ import type {
 } from '../beat-store.interface.js';
 import { definitionOf, heartbeatTtlMs, newRev, timingKey } from '../beat-store.util.js';
 import type { PublishItem } from '../transport.interface.js';
+import { isCluster, type RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import { SCRIPTS, SCRIPTS_VERSION } from './scripts/generated/scripts.js';
 
@@ -72,7 +72,7 @@ export class RedisBeatStore implements BeatStore {
 
   /** `client` is the transport's main client (not closed here); `keys` its key builder. */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     keys: RedisKeys,
   ) {
     this.keys = new RedisBeatKeys(keys);
@@ -129,9 +129,20 @@ export class RedisBeatStore implements BeatStore {
     const index = await this.client.hgetall(this.keys.index());
     const names = Object.keys(index).sort();
     if (names.length === 0) return [];
-    const pipe = this.client.pipeline();
-    for (const name of names) pipe.hgetall(this.keys.schedule(index[name], name));
-    const replies = (await pipe.exec()) ?? [];
+    let replies: Array<[Error | null, unknown]>;
+    if (isCluster(this.client)) {
+      // Each schedule lives in its queue's slot, and a Cluster pipeline may not span slots.
+      const client = this.client;
+      replies = await Promise.all(
+        names.map((name): Promise<[null, unknown]> =>
+          client.hgetall(this.keys.schedule(index[name], name)).then((h) => [null, h]),
+        ),
+      );
+    } else {
+      const pipe = this.client.pipeline();
+      for (const name of names) pipe.hgetall(this.keys.schedule(index[name], name));
+      replies = (await pipe.exec()) ?? [];
+    }
     const out: StoredSchedule[] = [];
     for (const [err, hash] of replies) {
       if (err) throw err;

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { READY_STATES, type ResultRecord } from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
@@ -6,25 +6,41 @@ import type {
   DroppedItem,
   ParkedEntry,
   PublishItem,
+  PublishOnce,
   QueueCounts,
   ReserveRequest,
   ReserveResult,
+  ScheduledEntry,
+  StoredEvent,
   TerminalUpdate,
   Transport,
   WorkerInfo,
   ControlMessage,
   ControlReply,
 } from '../transport.interface.js';
+import {
+  duplicateConnection,
+  isCluster,
+  openConnection,
+  parseBrokerUrl,
+  type BrokerSpec,
+  type ConnectionFactory,
+  type ConnectionRole,
+  type RedisClient,
+  type TaskQueueRedisOptions,
+} from './connection.js';
 import { RedisKeys } from './keys.js';
 import { SCRIPTS, SCRIPTS_VERSION, type ScriptName } from './scripts/generated/scripts.js';
 
 export interface RedisTransportOptions {
-  /** redis:// or rediss:// URL, used when no client is given. */
+  /** redis://, rediss://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel:// URL, used when no client or connection factory is given. */
   url?: string;
-  /** An ioredis client to use; the transport then does not close it. */
-  client?: Redis;
+  /** An ioredis client (Redis or Cluster) to use; the transport then does not close it. */
+  client?: RedisClient;
+  /** Makes every connection the transport opens (it closes them). */
+  connection?: ConnectionFactory;
   /** Extra ioredis options for connections the transport creates. */
-  redisOptions?: RedisOptions;
+  redisOptions?: TaskQueueRedisOptions;
   prefix: string;
   /** Cap of the dead-letter and rejected lists, per queue. */
   parkedCap?: number;
@@ -37,6 +53,32 @@ const DEFAULT_PARKED_CAP = 10_000;
 /** How long the standing wake-up BLPOP blocks before it is renewed. */
 const BLOCK_SECONDS = 30;
 const MAX_TIMER_MS = 2_147_483_647;
+/** How long a waitForResult whose subscription or read failed waits before it tries again. */
+const RETRY_WAIT_MS = 250;
+/** After a Cluster re-subscribes, when to look for results a second time. */
+const RELOOK_AFTER_MS = 1000;
+
+/**
+ * A script for Redis Cluster: final records are announced by SPUBLISH on a
+ * channel in the queue's slot (see includes/common.lua) rather than broadcast.
+ */
+function clusterScript(lua: string): string {
+  const out = lua
+    .replace(/^local K_DONE = .*$/m, "local K_DONE = base .. 'done:'")
+    .replace("local PUBLISH = 'PUBLISH'", "local PUBLISH = 'SPUBLISH'");
+  if (!out.includes("local PUBLISH = 'SPUBLISH'") || !out.includes("local K_DONE = base .. 'done:'"))
+    throw new Error('RedisTransport: the scripts no longer carry the lines the Cluster variant replaces');
+  return out;
+}
+
+interface WakeWait {
+  keys: string[];
+  conn: RedisClient;
+  /** Set once the BLPOP took a wake token: the next waitForWork returns at once, so the token is not lost. */
+  woke: boolean;
+  /** Settles when the BLPOP returns or fails; never rejects. */
+  done: Promise<void>;
+}
 
 /**
  * Redis broker and result store. All state transitions are single Lua scripts
@@ -44,11 +86,18 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export class RedisTransport implements Transport {
   readonly keys: RedisKeys;
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly ownsClient: boolean;
-  private blocking?: Redis;
-  private wakeWait?: { keys: string; conn: Redis; done: Promise<void> };
-  private subscriber?: Redis;
+  private readonly spec?: BrokerSpec;
+  /** On Redis Cluster: no command spans two hash slots, and result announcements use sharded pub/sub. */
+  readonly cluster: boolean;
+  /** Standing wake-up waits by group of wake lists (one group on one server, one per queue on a Cluster). */
+  private readonly wakeWaits = new Map<string, WakeWait>();
+  /** The blocking connection of each group, kept across waits. */
+  private readonly blockingConns = new Map<string, RedisClient>();
+  private subscriber?: RedisClient;
+  /** The connection of blocking event reads (opened on first use). */
+  private eventsReader?: RedisClient;
   private readonly waiters = new Map<string, Set<(rec: ResultRecord | null) => void>>();
   /** Raw listeners of control and reply channels. */
   private readonly channelListeners = new Map<string, Set<(message: string) => void>>();
@@ -60,6 +109,8 @@ export class RedisTransport implements Transport {
   constructor(private readonly options: RedisTransportOptions) {
     this.keys = new RedisKeys(options.prefix);
     this.parkedCap = options.parkedCap ?? DEFAULT_PARKED_CAP;
+    if (!options.client && !options.connection)
+      this.spec = parseBrokerUrl(options.url ?? 'redis://127.0.0.1:6379', 'url');
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
@@ -67,25 +118,29 @@ export class RedisTransport implements Transport {
       this.client = this.connect('main');
       this.ownsClient = true;
     }
+    this.cluster = isCluster(this.client);
     for (const [name, def] of Object.entries(SCRIPTS)) {
       const command = this.commandName(name as ScriptName);
       if (!(command in this.client))
-        this.client.defineCommand(command, { numberOfKeys: def.numberOfKeys, lua: def.lua });
+        this.client.defineCommand(command, {
+          numberOfKeys: def.numberOfKeys,
+          lua: this.cluster ? clusterScript(def.lua) : def.lua,
+        });
     }
   }
 
   /** The main client (commands, scripts). */
-  get redis(): Redis {
+  get redis(): RedisClient {
     return this.client;
   }
 
-  private connect(role: string, extra: RedisOptions = {}): Redis {
-    const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...this.options.redisOptions, ...extra };
-    const conn = this.options.client
-      ? this.options.client.duplicate(opts)
-      : this.options.url
-        ? new Redis(this.options.url, opts)
-        : new Redis(opts);
+  private connect(role: ConnectionRole, extra: RedisOptions = {}): RedisClient {
+    const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...extra };
+    const conn = this.options.connection
+      ? this.options.connection(role)
+      : this.options.client
+        ? duplicateConnection(this.options.client, role, opts)
+        : openConnection(this.spec!, this.options.redisOptions, role, opts);
     // ioredis reconnects by itself; commands in flight fail and their callers
     // handle it. Without a listener each error would print "Unhandled error event".
     conn.on('error', (err: Error) => {
@@ -105,19 +160,25 @@ export class RedisTransport implements Transport {
     return (this.client as unknown as Record<string, ScriptFn>)[this.commandName(name)].bind(this.client);
   }
 
-  async publish(items: PublishItem[]): Promise<void> {
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
     if (items.length === 0) return;
     const now = Date.now();
+    const once = options?.onceTtlMs ?? 0;
     const byQueue = new Map<string, Array<string | number>>();
     for (const it of items) {
       let args = byQueue.get(it.queue);
-      if (!args) byQueue.set(it.queue, (args = [now]));
+      if (!args) byQueue.set(it.queue, (args = [now, once]));
       args.push(it.id, it.priority, it.dueAt !== undefined && it.dueAt > now ? it.dueAt : 0, it.raw);
     }
     const publish = this.commandName('publish');
     if (byQueue.size === 1) {
       const [[queue, args]] = byQueue;
       await this.script('publish')(this.keys.base(queue), ...args);
+      return;
+    }
+    if (this.cluster) {
+      // A pipeline may not span hash slots on a Cluster: one call per queue, sent together.
+      await Promise.all([...byQueue].map(([queue, args]) => this.script('publish')(this.keys.base(queue), ...args)));
       return;
     }
     const pipe = this.client.pipeline();
@@ -165,41 +226,34 @@ export class RedisTransport implements Transport {
 
   async waitForWork(queues: string[], untilMs: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    // One long BLPOP on the wake lists stays open across waits: it is how new
-    // work wakes us. Due times are kept by a local timer instead of the BLPOP
-    // timeout, which Redis only honours on its cron tick (100 ms at hz 10).
-    const keys = queues.map((q) => this.keys.wake(q)).join('\n');
-    if (!this.wakeWait || this.wakeWait.keys !== keys) {
-      if (!this.blocking) this.blocking = this.connect('blocking', { maxRetriesPerRequest: null });
-      const conn = this.blocking;
-      const wait = {
-        keys,
-        conn,
-        done: conn
-          .blpop(...queues.map((q) => this.keys.wake(q)), BLOCK_SECONDS)
-          .then(() => undefined)
-          .catch((err: unknown) => {
-            if (!this.closed && this.blocking === conn) throw err;
-          })
-          .finally(() => {
-            if (this.wakeWait === wait) this.wakeWait = undefined;
-          }),
-      };
-      this.wakeWait = wait;
+    // Long BLPOPs on the wake lists stay open across waits: they are how new work
+    // wakes us. Due times are kept by a local timer instead of the BLPOP timeout,
+    // which Redis only honours on its cron tick (100 ms at hz 10). One server
+    // takes every wake list in one BLPOP; on a Cluster a multi-key BLPOP across
+    // slots is a CROSSSLOT error, so there is one per queue, each on its own connection.
+    const groups = new Map(this.wakeGroups(queues).map((keys) => [keys.join('\n'), keys]));
+    for (const id of [...this.blockingConns.keys()]) if (!groups.has(id)) this.dropWait(id);
+    let woke = false;
+    for (const [id, keys] of groups) {
+      const wait = this.wakeWaits.get(id);
+      if (wait?.woke) {
+        // It took a wake token while nobody was waiting: the work it announced is there now.
+        this.wakeWaits.delete(id);
+        woke = true;
+      } else if (!wait) this.wakeWaits.set(id, this.standingWait(id, keys));
     }
-    const { done, conn } = this.wakeWait;
+    if (woke) return;
+    const waits = [...this.wakeWaits.values()];
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
-        done,
+        ...waits.map((w) => w.done),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, Math.max(0, Math.min(untilMs - Date.now(), MAX_TIMER_MS)));
           onAbort = () => {
-            // A blocking command cannot be cancelled: drop the connection; the next wait makes a new one.
-            if (this.blocking === conn) this.blocking = undefined;
-            if (this.wakeWait?.conn === conn) this.wakeWait = undefined;
-            conn.disconnect();
+            // A blocking command cannot be cancelled: drop the connections; the next wait makes new ones.
+            for (const id of [...this.blockingConns.keys()]) this.dropWait(id);
             resolve();
           };
           signal.addEventListener('abort', onAbort, { once: true });
@@ -209,6 +263,47 @@ export class RedisTransport implements Transport {
       clearTimeout(timer);
       if (onAbort) signal.removeEventListener('abort', onAbort);
     }
+    // The waits that returned have done their job; the others stay standing.
+    for (const [id, w] of this.wakeWaits) if (w.woke) this.wakeWaits.delete(id);
+  }
+
+  /** The wake lists of `queues`, grouped so that no BLPOP spans two hash slots. */
+  private wakeGroups(queues: string[]): string[][] {
+    const keys = queues.map((q) => this.keys.wake(q));
+    // Every key of a queue carries the tag {<queue>}: on a Cluster, one group per queue.
+    return this.cluster ? keys.map((k) => [k]) : [keys];
+  }
+
+  private standingWait(id: string, keys: string[]): WakeWait {
+    let conn = this.blockingConns.get(id);
+    if (!conn) this.blockingConns.set(id, (conn = this.connect('blocking', { maxRetriesPerRequest: null })));
+    const current = conn;
+    const wait: WakeWait = {
+      keys,
+      conn: current,
+      woke: false,
+      done: current.blpop(...keys, BLOCK_SECONDS).then(
+        (reply) => {
+          if (reply) wait.woke = true;
+          else if (this.wakeWaits.get(id) === wait) this.wakeWaits.delete(id); // timed out: renew on the next wait
+        },
+        async () => {
+          // The connection broke (it was dropped, or Redis went away): start afresh on the next wait,
+          // after a pause so that a Redis that refuses at once does not make the worker spin.
+          if (this.blockingConns.get(id) !== current) return;
+          this.dropWait(id);
+          if (!this.closed) await new Promise((r) => setTimeout(r, 500));
+        },
+      ),
+    };
+    return wait;
+  }
+
+  private dropWait(id: string): void {
+    this.wakeWaits.delete(id);
+    const conn = this.blockingConns.get(id);
+    this.blockingConns.delete(id);
+    conn?.disconnect();
   }
 
   async renew(queue: string, ids: string[], leaseMs: number): Promise<string[]> {
@@ -290,7 +385,7 @@ export class RedisTransport implements Transport {
     await this.script('revoke')(this.keys.base(queue), id, JSON.stringify(record), resultTtlMs, Date.now());
   }
 
-  async chordCreate(c: ChordSpec): Promise<void> {
+  async chordCreate(c: ChordSpec, options?: PublishOnce): Promise<void> {
     await this.script('chord-create')(
       this.keys.base(c.queue),
       c.id,
@@ -301,6 +396,7 @@ export class RedisTransport implements Transport {
       c.bodyHead,
       c.bodyTail,
       c.ttlMs,
+      options?.onceTtlMs ?? 0,
     );
   }
 
@@ -330,9 +426,22 @@ export class RedisTransport implements Transport {
       const record = await this.getResult(queues[0], id);
       return record ? { queue: queues[0], record } : null;
     }
-    const pipe = this.client.pipeline();
-    for (const q of queues) pipe.get(this.keys.result(q, id));
-    const replies = (await pipe.exec()) ?? [];
+    let replies: Array<[Error | null, unknown]>;
+    if (this.cluster) {
+      // Each queue's result key is in that queue's slot: one GET each, sent together.
+      replies = await Promise.all(
+        queues.map((q) =>
+          this.client.get(this.keys.result(q, id)).then(
+            (v): [null, unknown] => [null, v],
+            (err: Error): [Error, unknown] => [err, null],
+          ),
+        ),
+      );
+    } else {
+      const pipe = this.client.pipeline();
+      for (const q of queues) pipe.get(this.keys.result(q, id));
+      replies = (await pipe.exec()) ?? [];
+    }
     for (let i = 0; i < replies.length; i++) {
       const [err, raw] = replies[i];
       if (err) throw err;
@@ -343,7 +452,8 @@ export class RedisTransport implements Transport {
 
   async waitForResult(queue: string | string[], id: string, timeoutMs: number): Promise<ResultRecord | null> {
     const queues = Array.isArray(queue) ? queue : [queue];
-    const channel = this.keys.done(id);
+    // One server: one channel whatever the queue. A Cluster: a sharded channel in each candidate queue's slot.
+    const channels = this.cluster ? queues.map((q) => this.keys.doneIn(q, id)) : [this.keys.done(id)];
     const sub = this.ensureSubscriber();
     const look = async () => {
       const found = await this.findResult(queues, id);
@@ -355,39 +465,55 @@ export class RedisTransport implements Transport {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.removeWaiter(channel, onRecord);
+        for (const channel of channels) this.removeWaiter(channel, onRecord);
         resolve(rec);
       };
       const onRecord = (rec: ResultRecord | null) => finish(rec);
       const timer = setTimeout(() => finish(null), timeoutMs);
-      let set = this.waiters.get(channel);
-      const first = !set;
-      if (!set) this.waiters.set(channel, (set = new Set()));
-      set.add(onRecord);
-      this.lookups.set(channel, look);
-      const subscribed = first ? sub.subscribe(channel) : Promise.resolve();
-      // Read after subscribing, so a result stored in between is not missed.
-      subscribed
-        .then(look)
-        .then((rec) => {
+      const subscribed = new Set<string>();
+      for (const channel of channels) {
+        let set = this.waiters.get(channel);
+        if (!set) this.waiters.set(channel, (set = new Set()));
+        else subscribed.add(channel); // another waiter subscribed it already
+        set.add(onRecord);
+        this.lookups.set(channel, look);
+      }
+      // Subscribe, then read (so a result stored in between is not missed). While
+      // the broker is away (a failover), try again until the timeout: a waiting
+      // get() outlives a promotion instead of failing with a connection error.
+      const attempt = async (): Promise<void> => {
+        try {
+          for (const channel of channels) {
+            if (subscribed.has(channel)) continue;
+            await (this.cluster ? sub.ssubscribe(channel) : sub.subscribe(channel));
+            subscribed.add(channel);
+          }
+          const rec = await look();
           if (rec) finish(rec);
-        })
-        .catch((err) => {
+        } catch (err) {
           if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.removeWaiter(channel, onRecord);
-          reject(err);
-        });
+          if (this.closed) {
+            settled = true;
+            clearTimeout(timer);
+            for (const channel of channels) this.removeWaiter(channel, onRecord);
+            reject(err);
+            return;
+          }
+          setTimeout(() => {
+            if (!settled) void attempt();
+          }, RETRY_WAIT_MS).unref();
+        }
+      };
+      void attempt();
     });
   }
 
-  private ensureSubscriber(): Redis {
+  private ensureSubscriber(): RedisClient {
     if (this.subscriber) return this.subscriber;
     // No ready check: its INFO would fail once the first SUBSCRIBE has put the
     // connection in subscriber mode, which ioredis may do before the handshake ends.
     const sub = this.connect('subscriber', { maxRetriesPerRequest: null, enableReadyCheck: false });
-    sub.on('message', (channel: string, message: string) => {
+    const onMessage = (channel: string, message: string) => {
       const listeners = this.channelListeners.get(channel);
       if (listeners) for (const fn of [...listeners]) fn(message);
       const set = this.waiters.get(channel);
@@ -399,14 +525,12 @@ export class RedisTransport implements Transport {
         return;
       }
       for (const fn of [...set]) fn(rec);
-    });
+    };
+    sub.on('message', onMessage);
+    // Sharded pub/sub (a Cluster's result announcements).
+    sub.on('smessage', onMessage);
     // Messages published while disconnected are lost: look again after every reconnect.
-    let connectedOnce = false;
-    sub.on('ready', () => {
-      if (!connectedOnce) {
-        connectedOnce = true;
-        return;
-      }
+    const lookAgain = () => {
       for (const [channel, look] of this.lookups) {
         look()
           .then((rec) => {
@@ -414,6 +538,23 @@ export class RedisTransport implements Transport {
           })
           .catch(() => undefined);
       }
+    };
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      lookAgain();
+    });
+    // A Cluster's sharded subscriptions move to the new master of a slot after a
+    // failover; ioredis re-sends them without waiting for the replies, so look once
+    // when it says they are back, and once more when they have surely landed.
+    sub.on('subscribersReady', () => {
+      lookAgain();
+      setTimeout(() => {
+        if (!this.closed) lookAgain();
+      }, RELOOK_AFTER_MS).unref();
     });
     this.subscriber = sub;
     return sub;
@@ -426,7 +567,10 @@ export class RedisTransport implements Transport {
     if (set.size === 0) {
       this.waiters.delete(channel);
       this.lookups.delete(channel);
-      if (!this.closed) this.subscriber?.unsubscribe(channel).catch(() => undefined);
+      if (!this.closed)
+        (this.cluster ? this.subscriber?.sunsubscribe(channel) : this.subscriber?.unsubscribe(channel))?.catch(
+          () => undefined,
+        );
     }
   }
 
@@ -461,6 +605,14 @@ export class RedisTransport implements Transport {
     return rows.map((r) => JSON.parse(r) as ParkedEntry);
   }
 
+  async listScheduled(queue: string, start = 0, count = 100): Promise<ScheduledEntry[]> {
+    const flat = await this.client.zrange(this.keys.delayed(queue), start, start + count - 1, 'WITHSCORES');
+    const ids = flat.filter((_, i) => i % 2 === 0);
+    if (ids.length === 0) return [];
+    const raws = await this.client.hmget(this.keys.delayedMessages(queue), ...ids);
+    return ids.flatMap((id, i) => (raws[i] ? [{ id, dueAt: Number(flat[2 * i + 1]), raw: raws[i]! }] : []));
+  }
+
   listDead(queue: string, start = 0, count = 100): Promise<ParkedEntry[]> {
     return this.listParked(this.keys.dead(queue), start, count);
   }
@@ -473,31 +625,33 @@ export class RedisTransport implements Transport {
     const names = new Set<string>();
     const pattern = `${this.options.prefix.replace(/[{}[\]*?\\]/g, '\\$&')}:{*}:*`;
     const start = this.options.prefix.length + 2;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
+    await this.scan(pattern, (keys) => {
       for (const k of keys) {
         const end = k.indexOf('}:', start);
         if (end > start) names.add(k.slice(start, end));
       }
-    } while (cursor !== '0');
+    });
     return [...names].filter((q) => !q.startsWith('@')).sort();
   }
 
   async purge(queue: string): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.client.scan(
-        cursor,
-        'MATCH',
-        `${this.keys.base(queue).replace(/[{}[\]*?\\]/g, '\\$&')}*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
+    // Every key of the queue is in its slot, so one DEL may take a whole batch, on a Cluster too.
+    await this.scan(`${this.keys.base(queue).replace(/[{}[\]*?\\]/g, '\\$&')}*`, async (keys) => {
       if (keys.length) await this.client.del(...keys);
-    } while (cursor !== '0');
+    });
+  }
+
+  /** SCANs every master (one on a single server) for `pattern`, a batch at a time. */
+  private async scan(pattern: string, each: (keys: string[]) => unknown): Promise<void> {
+    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        await each(keys);
+      } while (cursor !== '0');
+    }
   }
 
   async workerHeartbeat(info: WorkerInfo, ttlMs: number): Promise<void> {
@@ -542,6 +696,8 @@ export class RedisTransport implements Transport {
 
   async control(message: ControlMessage, timeoutMs: number): Promise<ControlReply[]> {
     const replies: ControlReply[] = [];
+    // with a destination, the wait ends as soon as every worker named has answered
+    let allIn: () => void = () => undefined;
     const stop = message.reply
       ? await this.listen(this.keys.reply(message.id), (raw) => {
           try {
@@ -549,11 +705,20 @@ export class RedisTransport implements Transport {
           } catch {
             // not a reply of ours
           }
+          if (message.destination && replies.length >= message.destination.length) allIn();
         })
       : undefined;
     try {
       await this.client.publish(this.keys.control(), JSON.stringify(message));
-      if (stop) await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+      if (stop)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          allIn = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          if (message.destination && replies.length >= message.destination.length) allIn();
+        });
     } finally {
       await stop?.();
     }
@@ -585,13 +750,38 @@ export class RedisTransport implements Transport {
     return performance.now() - t0;
   }
 
+  async appendEvents(events: string[], maxLength: number): Promise<void> {
+    // one script call per 1000 events: one command for the client to encode, not one per event
+    for (let i = 0; i < events.length; i += 1000)
+      await this.script('events')(this.keys.events(), maxLength, ...events.slice(i, i + 1000));
+  }
+
+  async readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }> {
+    const key = this.keys.events();
+    if (from === '$') {
+      const [last] = (await this.client.xrevrange(key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+      from = last?.[0] ?? '0-0';
+    }
+    let reply: Array<[string, Array<[string, string[]]>]> | null;
+    if (blockMs !== undefined && blockMs > 0) {
+      // a blocking read has a connection of its own, so it never holds up commands
+      this.eventsReader ??= this.connect('blocking');
+      reply = (await this.eventsReader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, from)) as typeof reply;
+    } else {
+      reply = (await this.client.xread('COUNT', count, 'STREAMS', key, from)) as typeof reply;
+    }
+    const events = (reply?.[0]?.[1] ?? []).map(([cursor, fields]) => ({ cursor, json: fields[1] }));
+    return { events, cursor: events.length ? events[events.length - 1].cursor : from };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.eventsReader?.disconnect();
     // End every wait for a result (null, as on timeout) before the subscriber goes.
     for (const set of [...this.waiters.values()]) for (const fn of [...set]) fn(null);
-    for (const conn of [this.blocking, this.subscriber]) conn?.disconnect();
-    this.blocking = undefined;
+    for (const id of [...this.blockingConns.keys()]) this.dropWait(id);
+    this.subscriber?.disconnect();
     this.subscriber = undefined;
     if (this.ownsClient) {
       // quit() would wait through ioredis's reconnect attempts when Redis is down.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { InvalidMessageError } from '../../../errors/index.js';
+import { InvalidMessageError, TaskQueueConfigError } from '../../../errors/index.js';
 import {
   NAME_PATTERN,
   PROTOCOL_VERSION,
@@ -30,6 +30,7 @@ import {
 import type {
   ChordJoinOutcome,
   ChordSpec,
+  PublishOnce,
   DroppedItem,
   ParkedEntry,
   PublishItem,
@@ -39,11 +40,13 @@ import type {
   TerminalUpdate,
 } from '../../transport.interface.js';
 import { RedisTransport, type RedisTransportOptions } from '../redis.transport.js';
+import { duplicateConnection, isCluster } from '../connection.js';
 import { CeleryKeys } from './celery-keys.js';
-import { ADMIT_LUA, TAKE_LUA } from './celery-scripts.js';
+import { ADMIT_LUA, PUBLISH_ONCE_LUA, TAKE_LUA } from './celery-scripts.js';
 
 const TAKE = 'tq_celery_take_v1';
 const ADMIT = 'tq_celery_admit_v1';
+const PUBLISH_ONCE = 'tq_celery_publish_once_v1';
 const DEFAULT_PARKED_CAP = 10_000;
 /** Longest single blocking wait; it is renewed after. */
 const BLOCK_SECONDS = 30;
@@ -92,12 +95,24 @@ export class CeleryRedisTransport extends RedisTransport {
     this.cap = options.parkedCap ?? DEFAULT_PARKED_CAP;
     this.maxBytes = options.maxMessageBytes ?? 1024 * 1024;
     this.ttlMs = options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS;
-    if (!(TAKE in this.redis)) this.redis.defineCommand(TAKE, { numberOfKeys: 5, lua: TAKE_LUA });
-    if (!(ADMIT in this.redis)) this.redis.defineCommand(ADMIT, { numberOfKeys: 1, lua: ADMIT_LUA });
+    if (isCluster(this.redis))
+      throw new TaskQueueConfigError(
+        'protocol',
+        'celery',
+        'the Celery protocol needs a single Redis server (kombu has no Cluster layout)',
+      );
+    if (!(TAKE in this.redis)) this.r.defineCommand(TAKE, { numberOfKeys: 5, lua: TAKE_LUA });
+    if (!(ADMIT in this.redis)) this.r.defineCommand(ADMIT, { numberOfKeys: 1, lua: ADMIT_LUA });
+    if (!(PUBLISH_ONCE in this.redis)) this.r.defineCommand(PUBLISH_ONCE, { lua: PUBLISH_ONCE_LUA });
+  }
+
+  /** The main client: one server in this mode (see the constructor). */
+  private get r(): Redis {
+    return this.redis as Redis;
   }
 
   private cmd(name: string): Cmd {
-    return (this.redis as unknown as Record<string, Cmd>)[name].bind(this.redis);
+    return (this.r as unknown as Record<string, Cmd>)[name].bind(this.r);
   }
 
   /** Our encoded message as the Celery envelope, and the kombu list it goes to. */
@@ -109,7 +124,7 @@ export class CeleryRedisTransport extends RedisTransport {
     if (msg.chord) {
       chordBody = this.chordBodies.get(msg.chord.id);
       if (!chordBody) {
-        const stored = await this.redis.get(this.celeryKeys.chordBody(msg.chord.id));
+        const stored = await this.r.get(this.celeryKeys.chordBody(msg.chord.id));
         if (stored) chordBody = JSON.parse(stored) as CelerySignature;
       }
     }
@@ -122,10 +137,17 @@ export class CeleryRedisTransport extends RedisTransport {
    * in the message (Celery workers hold ETA messages themselves; ours move
    * them into the delayed set). One MULTI for the batch.
    */
-  override async publish(items: PublishItem[]): Promise<void> {
+  override async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
     if (items.length === 0) return;
     const encoded = await Promise.all(items.map((it) => this.toCelery(it)));
-    const multi = this.redis.multi();
+    const once = options?.onceTtlMs ?? 0;
+    if (once > 0) {
+      // publish-if-absent: the once marker and the push in one script
+      const keys = items.flatMap((it, i) => [`${this.keys.base(it.queue)}pub:${it.id}`, encoded[i].list]);
+      await this.cmd(PUBLISH_ONCE)(keys.length, ...keys, once, ...encoded.map((e) => e.envelope));
+      return;
+    }
+    const multi = this.r.multi();
     const declared = new Set<string>();
     for (const { list, envelope } of encoded) multi.lpush(list, envelope);
     for (const it of items) {
@@ -179,7 +201,7 @@ export class CeleryRedisTransport extends RedisTransport {
     }
     if (bodies.size) {
       // before the admit: a header task may run (and join) as soon as it is admitted
-      const pipe = this.redis.pipeline();
+      const pipe = this.r.pipeline();
       for (const [group, body] of bodies) pipe.set(this.celeryKeys.chordBody(group), body, 'PX', this.ttlMs, 'NX');
       await pipe.exec();
     }
@@ -205,14 +227,17 @@ export class CeleryRedisTransport extends RedisTransport {
     const lists = this.celeryKeys.kombuLists(queues);
     const keys = [...lists, ...queues.map((q) => this.keys.wake(q)), wake];
     if (!this.blockingConn) {
-      this.blockingConn = this.redis.duplicate({ maxRetriesPerRequest: null, connectionName: 'taskqueue:celery-wait' });
+      this.blockingConn = duplicateConnection(this.r, 'blocking', {
+        maxRetriesPerRequest: null,
+        connectionName: 'taskqueue:celery-wait',
+      }) as Redis;
       this.blockingConn.on('error', () => undefined);
     }
     const conn = this.blockingConn;
     const waitMs = Math.max(0, untilMs - Date.now());
     if (waitMs === 0) return;
     // BRPOP's own timeout is only as precise as Redis's cron tick: a local timer ends the wait on time.
-    const end = () => void this.redis.lpush(wake, '1').catch(() => undefined);
+    const end = () => void this.r.lpush(wake, '1').catch(() => undefined);
     const timer = setTimeout(end, Math.min(waitMs, BLOCK_SECONDS * 1000));
     signal.addEventListener('abort', end, { once: true });
     try {
@@ -220,11 +245,11 @@ export class CeleryRedisTransport extends RedisTransport {
         if (this.shut) return null;
         throw err;
       });
-      if (popped && lists.includes(popped[0])) await this.redis.rpush(popped[0], popped[1]);
+      if (popped && lists.includes(popped[0])) await this.r.rpush(popped[0], popped[1]);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', end);
-      await this.redis.del(wake).catch(() => undefined);
+      await this.r.del(wake).catch(() => undefined);
     }
   }
 
@@ -235,7 +260,7 @@ export class CeleryRedisTransport extends RedisTransport {
    */
   private async storeCelery(records: ResultRecord[], ttlMs: number, queue?: string, publish = true): Promise<void> {
     if (records.length === 0) return;
-    const pipe = this.redis.pipeline();
+    const pipe = this.r.pipeline();
     for (const r of records) {
       const key = this.celeryKeys.result(r.id);
       const json = JSON.stringify(queue === undefined ? toCeleryResult(r) : { ...toCeleryResult(r), queue });
@@ -258,7 +283,7 @@ export class CeleryRedisTransport extends RedisTransport {
     for (const { ttl, queue, records } of byTtlAndQueue(updates)) await this.storeCelery(records, ttl, queue);
     // no result wanted (ignoreResult): drop whatever state was stored before (PROGRESS, a RETRY)
     const dropped = updates.filter((u) => u.record === null).map((u) => this.celeryKeys.result(u.id));
-    if (dropped.length) await this.redis.del(...dropped);
+    if (dropped.length) await this.r.del(...dropped);
     // what waits in kombu's lists first, so the reserve that rides on the ack can take it
     if (next) await this.ingest(next.queue, Math.max(1, next.max), next.leaseMs, this.maxBytes);
     const res = await super.ack(
@@ -316,7 +341,7 @@ export class CeleryRedisTransport extends RedisTransport {
       linkError: body.linkError,
     });
     this.chordBodies.set(spec.id, sig);
-    const res = await this.redis
+    const res = await this.r
       .multi()
       .set(`${this.celeryKeys.taskset(spec.id)}.s`, spec.size, 'PX', spec.ttlMs)
       .set(this.celeryKeys.chordBody(spec.id), JSON.stringify(sig), 'PX', spec.ttlMs)
@@ -334,7 +359,7 @@ export class CeleryRedisTransport extends RedisTransport {
   override async chordJoin(_queue: string, id: string, index: number, resultJson: string): Promise<ChordJoinOutcome> {
     const k = this.celeryKeys.taskset(id);
     const member = `[1, ${JSON.stringify(`${id}:${index}`)}, "SUCCESS", ${resultJson}]`;
-    const res = await this.redis
+    const res = await this.r
       .multi()
       .zadd(`${k}.j`, index, member)
       .zcount(`${k}.j`, '-inf', '+inf')
@@ -347,7 +372,7 @@ export class CeleryRedisTransport extends RedisTransport {
     if (size === null) return 'gone';
     if (Number(count) < Number(size) + Number(extra ?? 0)) return Number(added) ? 'waiting' : 'duplicate';
     const [[, members], [, bodyJson]] =
-      (await this.redis.multi().zrange(`${k}.j`, 0, -1).get(this.celeryKeys.chordBody(id)).exec()) ?? [];
+      (await this.r.multi().zrange(`${k}.j`, 0, -1).get(this.celeryKeys.chordBody(id)).exec()) ?? [];
     if (typeof bodyJson !== 'string') return 'gone';
     const sig = fromCelerySignature(JSON.parse(bodyJson), 'the chord body');
     const values: unknown[] = [];
@@ -379,7 +404,7 @@ export class CeleryRedisTransport extends RedisTransport {
         { queue: message.queue, id: message.id, priority: message.priority, raw: encodeMessage(message) },
       ]);
     }
-    await this.redis.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
+    await this.r.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
     return 'complete';
   }
 
@@ -390,25 +415,25 @@ export class CeleryRedisTransport extends RedisTransport {
     record: ResultRecord,
     resultTtlMs: number,
   ): Promise<string | null> {
-    const bodyJson = await this.redis.get(this.celeryKeys.chordBody(id));
+    const bodyJson = await this.r.get(this.celeryKeys.chordBody(id));
     if (bodyJson) {
       const sig = fromCelerySignature(JSON.parse(bodyJson), 'the chord body');
       if (sig.options?.taskId)
         await this.storeCelery([{ ...record, id: sig.options.taskId, task: sig.task }], resultTtlMs, sig.options.queue);
     }
     const k = this.celeryKeys.taskset(id);
-    await this.redis.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
+    await this.r.del(`${k}.j`, `${k}.s`, `${k}.t`, this.celeryKeys.chordBody(id));
     return null;
   }
 
   override async getResult(_queue: string, id: string): Promise<ResultRecord | null> {
-    const raw = await this.redis.get(this.celeryKeys.result(id));
+    const raw = await this.r.get(this.celeryKeys.result(id));
     return raw ? fromCeleryResult(id, raw) : null;
   }
 
   /** Results are not per queue in Celery's format; the queue is the one stored with the result, when it is one of `queues`. */
   override async findResult(queues: string[], id: string): Promise<{ queue: string; record: ResultRecord } | null> {
-    const raw = await this.redis.get(this.celeryKeys.result(id));
+    const raw = await this.r.get(this.celeryKeys.result(id));
     const record = raw ? fromCeleryResult(id, raw) : null;
     if (!record || !raw) return null;
     const stored = (JSON.parse(raw) as { queue?: unknown }).queue;
@@ -416,7 +441,7 @@ export class CeleryRedisTransport extends RedisTransport {
   }
 
   override async forget(_queue: string, id: string): Promise<void> {
-    await this.redis.del(this.celeryKeys.result(id));
+    await this.r.del(this.celeryKeys.result(id));
   }
 
   /** Waits as a Celery client does: SUBSCRIBE to the result key's channel, then one GET. */
@@ -453,7 +478,7 @@ export class CeleryRedisTransport extends RedisTransport {
       if (!set) this.resultWaiters.set(channel, (set = new Set()));
       set.add(onMessage);
       (first ? sub.subscribe(channel) : Promise.resolve())
-        .then(() => this.redis.get(channel))
+        .then(() => this.r.get(channel))
         .then((raw) => {
           const rec = final(raw);
           if (rec) done(rec);
@@ -464,11 +489,11 @@ export class CeleryRedisTransport extends RedisTransport {
 
   private ensureResultSub(): Redis {
     if (this.resultSub) return this.resultSub;
-    const sub = this.redis.duplicate({
+    const sub = duplicateConnection(this.r, 'subscriber', {
       maxRetriesPerRequest: null,
       enableReadyCheck: false,
       connectionName: 'taskqueue:celery-results',
-    });
+    }) as Redis;
     sub.on('error', () => undefined);
     sub.on('message', (channel: string, message: string) => {
       for (const fn of [...(this.resultWaiters.get(channel) ?? [])]) fn(message);
@@ -478,7 +503,7 @@ export class CeleryRedisTransport extends RedisTransport {
     sub.on('ready', () => {
       if (!connectedOnce) return void (connectedOnce = true);
       for (const [channel, set] of this.resultWaiters)
-        this.redis
+        this.r
           .get(channel)
           .then((raw) => {
             if (raw) for (const fn of [...set]) fn(raw);
@@ -491,7 +516,7 @@ export class CeleryRedisTransport extends RedisTransport {
 
   override async counts(queue: string): Promise<QueueCounts> {
     const counts = await super.counts(queue);
-    const pipe = this.redis.pipeline();
+    const pipe = this.r.pipeline();
     for (const key of kombuQueueKeys(queue)) pipe.llen(key);
     pipe.hlen(this.celeryKeys.inbox(queue));
     const res = (await pipe.exec()) ?? [];
@@ -504,7 +529,7 @@ export class CeleryRedisTransport extends RedisTransport {
 
   override async purge(queue: string): Promise<void> {
     await super.purge(queue);
-    await this.redis.del(...kombuQueueKeys(queue));
+    await this.r.del(...kombuQueueKeys(queue));
   }
 
   override async close(): Promise<void> {
@@ -513,7 +538,7 @@ export class CeleryRedisTransport extends RedisTransport {
     for (const set of [...this.resultWaiters.values()]) for (const fn of [...set]) fn(null);
     this.blockingConn?.disconnect();
     this.resultSub?.disconnect();
-    await this.redis.del(this.celeryKeys.privateWake(this.wakeId)).catch(() => undefined);
+    await this.r.del(this.celeryKeys.privateWake(this.wakeId)).catch(() => undefined);
     await super.close();
   }
 }

@@ -78,3 +78,20 @@ for i = 3, #ARGV, 5 do
 end
 return n
 `;
+
+/**
+ * Publish-if-absent on kombu's lists (the outbox relay's `onceTtlMs`).
+ * KEYS: pairs of (once key, kombu list); ARGV[1] once TTL ms, then one envelope per pair.
+ * A message whose id was published with a once TTL before (within it) is skipped.
+ */
+export const PUBLISH_ONCE_LUA = `
+local ttl = tonumber(ARGV[1])
+local n = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ttl) then
+    redis.call('LPUSH', KEYS[i + 1], ARGV[(i + 1) / 2 + 1])
+    n = n + 1
+  end
+end
+return n
+`;

@@ -13,8 +13,12 @@ local K_DEAD = base .. 'dead'        -- LIST of dead-lettered entries (capped)
 local K_REJECTED = base .. 'rejected' -- LIST of parked malformed messages (capped)
 local K_REDELIV = base .. 'redeliv'  -- HASH id -> redeliveries after lost leases
 local K_RESULT = base .. 'r:'        -- STRING result record per id
-local K_DONE = string.sub(base, 1, (string.find(base, ':{', 1, true) or 0)) .. 'done:' -- pub/sub channel per id: '<prefix>:done:<id>', whatever the queue
 local K_CHORD = base .. 'chord:'     -- HASH per chord: size, body template, results r:<index>
+-- Where a final record is announced: PUBLISH on '<prefix>:done:<id>', whatever the queue. On Redis
+-- Cluster the transport swaps these two lines (redis.transport.ts, clusterScript) for SPUBLISH on
+-- '<prefix>:{<queue>}:done:<id>', a channel in the queue's own slot (sharded pub/sub, Redis 7).
+local K_DONE = string.sub(base, 1, (string.find(base, ':{', 1, true) or 0)) .. 'done:'
+local PUBLISH = 'PUBLISH'
 
 -- The fixed part of a message: everything before the first structural ,"args":
 local function head(raw)
@@ -53,7 +57,7 @@ end
 
 local function store_final(id, record, ttl)
   store(id, record, ttl)
-  if record ~= '' then redis.call('PUBLISH', K_DONE .. id, record) end
+  if record ~= '' then redis.call(PUBLISH, K_DONE .. id, record) end
 end
 
 local function state_record(id, state, now, worker, extra)

@@ -1,0 +1,1 @@
+export { TaskEventsWriter, repr } from './task-events.writer.js';

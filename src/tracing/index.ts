@@ -1,0 +1,1 @@
+export { TaskTracing, tracingPublishHooks, type TaskOutcome } from './task-tracing.js';
