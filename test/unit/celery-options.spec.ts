@@ -24,5 +24,8 @@ describe("protocol 'celery' options", () => {
     expect(() =>
       resolveModuleOptions({ brokerUrl: 'redis://h:6379', protocol: 'amqp' as unknown as 'celery' }, {}),
     ).toThrow(/protocol/);
+    expect(() => resolveModuleOptions({ brokerUrl: 'redis+cluster://h:7000,h:7001', protocol: 'celery' }, {})).toThrow(
+      /single Redis server/,
+    );
   });
 });
