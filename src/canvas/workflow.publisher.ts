@@ -13,7 +13,7 @@ import { CHORD_RESULTS_PLACEHOLDER, type Plan, type PublishOp, type TaskRef } fr
 
 /** What publishing a plan needs of the transport (type-only: canvas stays free of storage code). */
 export interface PlanSink {
-  publish(items: PublishItem[]): Promise<void>;
+  publish(items: PublishItem[]): Promise<unknown>;
   chordCreate(spec: ChordSpec): Promise<void>;
 }
 

@@ -6,7 +6,7 @@ import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { InTransactionMode, PublishOptions, SqlClient } from '../interfaces/task-options.interface.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import { assertName, buildMessage } from '../protocol/index.js';
-import type { ChordSpec, PublishItem, Transport } from '../transport/transport.interface.js';
+import type { ChordSpec, PublishItem, Skipped, Transport } from '../transport/transport.interface.js';
 import { asSqlClient, currentTransactionScope, type TransactionScope } from '../outbox/transaction-scope.js';
 import { outboxStatements } from '../outbox/outbox.sql.js';
 import { writeOutboxPayload } from '../outbox/outbox.payload.js';
@@ -144,19 +144,34 @@ export class TaskClient implements CanvasPublisher {
     chords: ChordSpec[],
     route: Route | undefined,
     after: () => void,
-  ): Promise<void> {
+  ): Promise<Skipped> {
     if (route?.kind === 'outbox') {
       await route.client.query(this.outboxInsert!, [writeOutboxPayload({ items, chords })]);
       after();
-      return;
+      return new Map();
     }
+    let skipped: Skipped = new Map();
     const publish = async () => {
       for (const c of chords) await this.transport.chordCreate(c);
-      await this.transport.publish(items);
+      skipped = await this.transport.publish(items);
       after();
     };
     if (route) await route.scope.afterCommit(publish);
     else await publish();
+    return skipped;
+  }
+
+  /**
+   * A unique task is decided when it reaches the broker; held for a commit, its
+   * caller would hold the handle of a task that may never exist.
+   */
+  private refuseDeferredUnique(item: PublishItem, route: Route): void {
+    if (!item.raw.includes('"uniqueKey":"', 0)) return;
+    throw new TaskQueueConfigError(
+      'inTransaction',
+      route.kind,
+      "a unique task (unique or dedupe) is published at once: publish it with inTransaction: 'immediate' or outside the transaction",
+    );
   }
 
   /** The correlation id of the request or task behind this call, as a header to inherit. */
@@ -289,9 +304,15 @@ export class TaskClient implements CanvasPublisher {
     const route = this.route(inTransaction, transaction);
     const [item, result, op] = this.prepare<R>(name, args, rest);
     if (!route) {
-      await this.transport.publish([item]);
+      const holder = (await this.transport.publish([item])).get(item.id);
+      // a unique task already there: the caller gets its handle
+      if (holder !== undefined)
+        return new AsyncResult<R>(holder, item.queue, name, this.transport, this.options.resultExpiresMs);
       this.hooks.afterPublish?.(op, item);
-    } else await this.dispatch([item], [], route, () => this.hooks.afterPublish?.(op, item));
+    } else {
+      this.refuseDeferredUnique(item, route);
+      await this.dispatch([item], [], route, () => this.hooks.afterPublish?.(op, item));
+    }
     return result;
   }
 
@@ -312,11 +333,24 @@ export class TaskClient implements CanvasPublisher {
       g.ops.push(op);
       return result;
     });
-    for (const g of groups.values())
-      await this.dispatch(g.items, [], g.route, () => {
-        if (this.hooks.afterPublish) g.ops.forEach((op, i) => this.hooks.afterPublish!(op, g.items[i]));
+    const holders = new Map<string, string>();
+    for (const g of groups.values()) {
+      if (g.route) g.items.forEach((item) => this.refuseDeferredUnique(item, g.route!));
+      const skipped = await this.dispatch(g.items, [], g.route, () => {
+        if (this.hooks.afterPublish)
+          g.ops.forEach((op, i) => {
+            if (!holders.has(g.items[i].id)) this.hooks.afterPublish!(op, g.items[i]);
+          });
       });
-    return results;
+      for (const [id, holder] of skipped) holders.set(id, holder);
+    }
+    // unique tasks already there: their callers get the handles of those
+    return results.map((r) => {
+      const holder = holders.get(r.id);
+      return holder === undefined
+        ? r
+        : new AsyncResult<R>(holder, r.queue, r.taskName, this.transport, this.options.resultExpiresMs);
+    });
   }
 
   /**

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { TaskQueueConfigError } from '../errors/index.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
-import type { ResolvedRetry, RetryOptions, TaskOptions } from '../interfaces/task-options.interface.js';
+import type { ResolvedRetry, RetryOptions, TaskOptions, UniqueOptions } from '../interfaces/task-options.interface.js';
 import { MAX_PRIORITY, MIN_PRIORITY, DEFAULT_PRIORITY, assertName, optionalMs, toMs } from '../protocol/index.js';
 import type { PeriodicMetadata } from '../decorators/periodic.decorator.js';
 import { PERIODIC_METADATA, TASK_METADATA, TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
@@ -104,8 +104,25 @@ export class TaskQueueExplorer implements OnModuleInit {
       ignoreResult: meta.ignoreResult ?? false,
       ...(meta.kwargs ? { kwargs: true } : {}),
       rateLimit: meta.rateLimit === undefined ? undefined : parseRateLimit(meta.rateLimit, at('rateLimit')),
+      unique: meta.unique === undefined ? undefined : resolveUnique(meta.unique, at('unique')),
     };
   }
+}
+
+function resolveUnique(u: UniqueOptions, option: string): NonNullable<TaskDefinition['unique']> {
+  if (typeof u !== 'object' || u === null || typeof u.key !== 'function')
+    throw new TaskQueueConfigError(option, u, 'expected { key: (...args) => string, ttl, while? }');
+  const ttlMs = optionalMs(u.ttl, `${option}.ttl`);
+  if (ttlMs === undefined || ttlMs <= 0)
+    throw new TaskQueueConfigError(
+      `${option}.ttl`,
+      u.ttl,
+      'a unique task needs a ttl above 0 (the key is never kept longer)',
+    );
+  const w = u.while ?? 'running';
+  if (!['queued', 'running', 'ttl'].includes(w))
+    throw new TaskQueueConfigError(`${option}.while`, w, "expected 'queued', 'running' or 'ttl'");
+  return { key: u.key, ttlMs, while: w };
 }
 
 export function resolveRetry(r: RetryOptions, option: string): ResolvedRetry {

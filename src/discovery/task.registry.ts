@@ -23,6 +23,8 @@ export interface TaskDefinition {
   kwargs?: boolean;
   /** At most `limit` starts per `intervalMs`, across workers. */
   rateLimit?: { limit: number; intervalMs: number };
+  /** Unique tasks (see TaskOptions.unique). */
+  unique?: { key: (...args: any[]) => string; ttlMs: number; while: 'queued' | 'running' | 'ttl' };
 }
 
 /** Every task of this application, by name and by class + method. Final after bootstrap. */

@@ -54,7 +54,27 @@ export interface TaskOptions {
    * a retry.
    */
   rateLimit?: string | number;
+  /**
+   * Unique tasks: a publish whose `key(...args)` matches a task of this name
+   * already in its queue is not enqueued again; the caller gets the handle of
+   * the task already there. `while` says how long the key holds: until that
+   * task starts ('queued'), until it ends for good ('running', the default),
+   * or for `ttl` whatever happens ('ttl'). `ttl` bounds the key in every case
+   * (a worker that dies mid-task leaves it until then). Applies to tasks
+   * published on their own, not to workflow steps.
+   */
+  unique?: UniqueOptions;
 }
+
+/** @publicApi */
+export interface UniqueOptions {
+  key: (...args: any[]) => string;
+  ttl: Duration;
+  while?: UniqueWhile;
+}
+
+/** How long a unique task's key holds. @publicApi */
+export type UniqueWhile = 'queued' | 'running' | 'ttl';
 
 /** Resolved retry policy. @internal */
 export interface ResolvedRetry {
@@ -93,6 +113,12 @@ export interface PublishOptions {
    * `nestjs-taskqueue/transactional`. Needs the module's `outbox` option.
    */
   transaction?: SqlClient;
+  /**
+   * Idempotency key: a publish with the same `key` in the same queue within
+   * `ttl` is not enqueued again; it returns the handle of the first. Not for
+   * workflow steps.
+   */
+  dedupe?: { key: string; ttl: Duration };
   /** @internal workflow links */
   parentId?: string;
   /** @internal workflow links */

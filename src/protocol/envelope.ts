@@ -29,6 +29,10 @@ export interface TaskMessage {
   expires?: number;
   timeLimit?: number;
   softTimeLimit?: number;
+  /** Unique tasks: the key, while when it holds ('queued', 'running', 'ttl'), its time to live (ms). */
+  uniqueKey?: string;
+  uniqueWhile?: 'queued' | 'running' | 'ttl';
+  uniqueTtl?: number;
   parentId?: string;
   rootId?: string;
   headers?: TaskHeaders;
@@ -62,6 +66,11 @@ export function encodeMessage(m: TaskMessage): string {
   if (m.expires !== undefined) ordered.expires = m.expires;
   if (m.timeLimit !== undefined) ordered.timeLimit = m.timeLimit;
   if (m.softTimeLimit !== undefined) ordered.softTimeLimit = m.softTimeLimit;
+  if (m.uniqueKey !== undefined) {
+    ordered.uniqueKey = m.uniqueKey;
+    ordered.uniqueWhile = m.uniqueWhile;
+    ordered.uniqueTtl = m.uniqueTtl;
+  }
   if (m.parentId !== undefined) ordered.parentId = m.parentId;
   if (m.rootId !== undefined) ordered.rootId = m.rootId;
   ordered.args = m.args;

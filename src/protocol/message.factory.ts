@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidMessageError, TaskQueueConfigError } from '../errors/index.js';
 import type { PublishOptions } from '../interfaces/task-options.interface.js';
-import { optionalMs } from './duration.js';
+import { optionalMs, type Duration } from './duration.js';
 import {
   DEFAULT_PRIORITY,
   MAX_PRIORITY,
@@ -19,6 +19,7 @@ export interface TaskDefaults {
   expiresMs?: number;
   timeLimitMs?: number;
   softTimeLimitMs?: number;
+  unique?: { key: (...args: any[]) => string; ttlMs: number; while: 'queued' | 'running' | 'ttl' };
 }
 
 /** Module-wide publishing limits and defaults. */
@@ -75,6 +76,7 @@ export function buildMessage(
     expires = o.expires instanceof Date ? toEpoch(o.expires, 'expires') : now + optionalMs(o.expires, 'expires')!;
   else if (def?.expiresMs !== undefined) expires = now + def.expiresMs;
   if (o.headers !== undefined) assertJsonSafe(`${name} headers`, [o.headers]);
+  const unique = uniqueOf(name, args, o, def, workflow);
   const message: TaskMessage = {
     id,
     priority,
@@ -86,6 +88,7 @@ export function buildMessage(
     expires,
     timeLimit: optionalMs(o.timeLimit, 'timeLimit') ?? def?.timeLimitMs,
     softTimeLimit: optionalMs(o.softTimeLimit, 'softTimeLimit') ?? def?.softTimeLimitMs,
+    ...unique,
     parentId: o.parentId,
     rootId: o.rootId,
     args,
@@ -106,5 +109,62 @@ function toEpoch(value: Date | number, option: string): number {
   const ms = value instanceof Date ? value.getTime() : value;
   if (typeof ms !== 'number' || !Number.isFinite(ms))
     throw new TaskQueueConfigError(option, value, 'expected a Date or epoch milliseconds');
+  return ms;
+}
+
+/** What a unique key may hold: it is matched in the broker's scripts, so no quotes or backslashes. */
+const UNIQUE_KEY = /^[A-Za-z0-9._:\-/@+=,#|~ ]{1,200}$/;
+
+/** The unique-task fields of a message: from `dedupe` (per call) or `@Task({ unique })`. */
+function uniqueOf(
+  name: string,
+  args: unknown[],
+  o: PublishOptions,
+  def: TaskDefaults | undefined,
+  workflow: WorkflowFields,
+): Pick<TaskMessage, 'uniqueKey' | 'uniqueWhile' | 'uniqueTtl'> {
+  const inWorkflow = o.parentId !== undefined || Object.values(workflow).some((v) => v !== undefined);
+  if (o.dedupe !== undefined) {
+    if (inWorkflow) throw new TaskQueueConfigError('dedupe', o.dedupe, 'a workflow step cannot be deduplicated');
+    if (
+      typeof o.dedupe !== 'object' ||
+      o.dedupe === null ||
+      typeof o.dedupe.key !== 'string' ||
+      !UNIQUE_KEY.test(o.dedupe.key)
+    )
+      throw new TaskQueueConfigError(
+        'dedupe.key',
+        o.dedupe?.key,
+        'expected 1 to 200 characters, without quotes or backslashes',
+      );
+    return {
+      uniqueKey: `${name}|${o.dedupe.key}`,
+      uniqueWhile: 'ttl',
+      uniqueTtl: positiveMs(o.dedupe.ttl, 'dedupe.ttl'),
+    };
+  }
+  if (!def?.unique || inWorkflow) return {};
+  let key: unknown;
+  try {
+    key = def.unique.key(...args);
+  } catch (err) {
+    throw new TaskQueueConfigError(
+      'unique.key',
+      name,
+      `the key function of task "${name}" threw: ${(err as Error).message}`,
+    );
+  }
+  if (typeof key !== 'string' || !UNIQUE_KEY.test(key))
+    throw new TaskQueueConfigError(
+      'unique.key',
+      key,
+      `task "${name}": expected 1 to 200 characters, without quotes or backslashes`,
+    );
+  return { uniqueKey: `${name}|${key}`, uniqueWhile: def.unique.while, uniqueTtl: def.unique.ttlMs };
+}
+
+function positiveMs(value: unknown, option: string): number {
+  const ms = optionalMs(value as Duration, option);
+  if (ms === undefined || ms <= 0) throw new TaskQueueConfigError(option, value, 'expected a duration above 0');
   return ms;
 }

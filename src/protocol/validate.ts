@@ -102,10 +102,10 @@ export function decodeMessage(raw: string, maxBytes = DEFAULT_MAX_MESSAGE_BYTES)
     throw new InvalidMessageError(
       `unsupported protocol version ${JSON.stringify(m.v)} (this worker speaks ${PROTOCOL_VERSION})`,
     );
-  for (const f of ['created', 'eta', 'expires', 'timeLimit', 'softTimeLimit'] as const) {
+  for (const f of ['created', 'eta', 'expires', 'timeLimit', 'softTimeLimit', 'uniqueTtl'] as const) {
     if (!isOptionalNumber(m[f])) throw new InvalidMessageError(`field "${f}" must be a number`);
   }
-  for (const f of ['parentId', 'rootId'] as const) {
+  for (const f of ['parentId', 'rootId', 'uniqueKey', 'uniqueWhile'] as const) {
     if (!isOptionalString(m[f])) throw new InvalidMessageError(`field "${f}" must be a string`);
   }
   if (m.headers !== undefined && (typeof m.headers !== 'object' || m.headers === null || Array.isArray(m.headers)))

@@ -1,6 +1,7 @@
 import type { ResultRecord, TaskHeaders, TaskMessage } from '../protocol/index.js';
 import { MemoryTransport } from '../transport/memory/memory.transport.js';
 import type {
+  Skipped,
   ChordJoinOutcome,
   ChordSpec,
   PublishItem,
@@ -113,7 +114,7 @@ export class TestingTransport extends MemoryTransport {
 
   // ---- Transport overrides --------------------------------------------------
 
-  override async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
+  override async publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped> {
     const now = Date.now();
     // publish-if-absent first, so that only what is published is recorded
     if (options?.onceTtlMs)
@@ -122,15 +123,16 @@ export class TestingTransport extends MemoryTransport {
     const forwarded = items.map((it) =>
       it.dueAt !== undefined && (this.eager || it.dueAt <= virtualNow) ? { ...it, dueAt: undefined } : it,
     );
-    const published = super.publish(forwarded);
+    const skipped = await super.publish(forwarded);
     forwarded.forEach((it, i) => {
+      if (skipped.has(it.id)) return; // a unique task already there
       this.queuesSeen.add(it.queue);
       this.record(items[i], now); // as asked for: with its countdown / eta, even when made due at once
       if (it.dueAt !== undefined && it.dueAt > now) this.track(it.queue, it.id, it.priority, it.raw, it.dueAt);
     });
     this.changed();
-    await published;
-    if (this.afterPublish) await this.afterPublish(items);
+    if (this.afterPublish) await this.afterPublish(items.filter((it) => !skipped.has(it.id)));
+    return skipped;
   }
 
   override reserve(req: ReserveRequest): Promise<ReserveResult> {

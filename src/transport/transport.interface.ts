@@ -166,6 +166,9 @@ export interface ControlReply {
 
 export type ChordJoinOutcome = 'complete' | 'waiting' | 'duplicate' | 'gone';
 
+/** Unique tasks skipped by a publish: their id → the id of the task holding their key. */
+export type Skipped = Map<string, string>;
+
 /** A message waiting in the broker for its due time. */
 export interface ScheduledEntry {
   id: string;
@@ -180,8 +183,14 @@ export interface StoredEvent {
 }
 
 export interface Transport {
-  /** Publishes messages, one round trip for the whole batch. */
-  publish(items: PublishItem[], options?: PublishOnce): Promise<void>;
+  /**
+   * Publishes messages, one round trip for the whole batch. A unique task whose
+   * key another task holds is skipped: the result maps its id to the holder's.
+   */
+  publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped>;
+
+  /** Frees a unique task's key if `id` still holds it (the task ended for good). */
+  releaseUnique(queue: string, key: string, id: string): Promise<void>;
 
   /** Takes up to `max` messages due now, promoting due delayed messages and recovering expired leases first. */
   reserve(req: ReserveRequest): Promise<ReserveResult>;

@@ -501,6 +501,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const record = this.record(msg, TaskState.REVOKED, { error: { type: 'TaskRevokedError', message: 'revoked' } });
       try {
         await this.transport.ack({ queue, id: msg.id, record, resultTtlMs: this.options.resultExpiresMs });
+        await this.releaseUnique(queue, msg);
       } finally {
         this.inFlight.delete(item.id);
         this.wakeLoop();
@@ -612,6 +613,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         runtime,
         error: { type: 'TaskRevokedError', message: 'terminated' },
       });
+      await this.releaseUnique(queue, msg);
       await this.finish(running, record);
       this.taskLog(() => `Task ${msg.task}[${msg.id}] terminated by a revoke after ${runtime} ms`);
       this.signals.emit(TaskSignal.Revoked, () =>
@@ -649,6 +651,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
           runtime,
           ...(children.length ? { children } : {}),
         });
+        // the key is free before the result shows: whoever sees the task ended can publish it again
+        await this.releaseUnique(queue, msg);
         const ignore = def.ignoreResult || msg.headers?.[CELERY_IGNORE_RESULT_HEADER] === true;
         await this.finish(running, ignore ? null : record);
         this.taskLog(() => `Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
@@ -759,6 +763,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         return TaskState.RETRY;
       } else {
         const stored = errorToStored(cause);
+        await this.releaseUnique(queue, msg);
         await this.failDownstream(msg, stored, msg.chain ?? [], msg.chord, msg.linkError ?? [], msg.id);
         await this.transport.fail(
           {
@@ -834,6 +839,17 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const entry = taskRefs(nodes[0])[0]?.id ?? msg.id;
       await this.failDownstream(msg, errorToStored(err), nodes, member, nodes.flatMap(errbacksOf), entry);
       return [];
+    }
+  }
+
+  /** A unique task held its key while running (`while: 'running'`): it ended for good, so the key is free. */
+  private async releaseUnique(queue: string, msg: TaskMessage): Promise<void> {
+    if (msg.uniqueKey === undefined || msg.uniqueWhile !== 'running') return;
+    try {
+      await this.transport.releaseUnique(queue, msg.uniqueKey, msg.id);
+    } catch (err) {
+      // the key's ttl frees it in the end
+      this.logger.warn(`Could not free the unique key of ${msg.task}[${msg.id}]: ${(err as Error).message}`);
     }
   }
 
@@ -961,6 +977,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.logger.warn(MESSAGES.rejected(id ?? null, reason));
       await this.transport.reject(queue, item.id, item.raw, reason);
       this.counters.rejected++;
+      if (msg) await this.releaseUnique(queue, msg);
       if (msg && error instanceof UnknownTaskError) {
         this.signals.emit(TaskSignal.Unknown, () =>
           payload(TaskUnknownSignal, { id: msg.id, task: msg.task, queue, raw: item.raw }),

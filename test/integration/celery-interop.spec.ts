@@ -241,6 +241,12 @@ describe("protocol 'celery' with Python Celery", () => {
       }
     });
 
+    it('refuses dedupe keys and unique tasks with a clear error (not supported in this mode yet)', async () => {
+      await expect(client.send('app.add', [1, 2], { queue: PY, dedupe: { key: 'k', ttl: '1m' } })).rejects.toThrow(
+        /not supported with protocol 'celery'/,
+      );
+    });
+
     it('runs a chain built in TypeScript on Python workers', async () => {
       const r = await chain(
         client.signature('app.add', [2, 3], { queue: PY }),

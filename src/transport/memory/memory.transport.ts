@@ -19,6 +19,7 @@ import type {
   ReserveRequest,
   ReserveResult,
   ScheduledEntry,
+  Skipped,
   StoredEvent,
   TerminalUpdate,
   Transport,
@@ -96,6 +97,20 @@ class QueueState {
   readonly dead: string[] = [];
   readonly rejected: string[] = [];
   readonly results = new Map<string, StoredResult>();
+  /** Unique keys: the task holding each, until when. */
+  readonly uniques = new Map<string, { id: string; until: number }>();
+
+  /** Takes a unique key for `id` unless another live task holds it; returns that task's id. */
+  holdUnique(key: string, id: string, ttlMs: number, now: number): string | undefined {
+    const held = this.uniques.get(key);
+    if (held && held.until > now) return held.id;
+    this.uniques.set(key, { id, until: now + ttlMs });
+    return undefined;
+  }
+
+  releaseUnique(key: string, id: string): void {
+    if (this.uniques.get(key)?.id === id) this.uniques.delete(key);
+  }
   /** At most one wake token, as the Redis wake list holds. */
   wakeToken = false;
   /** Chords whose body lives in this queue. */
@@ -180,6 +195,15 @@ function messageId(raw: string): string {
 function messagePriority(h: string): number {
   const m = /"priority":(\d)/.exec(h);
   return m ? Number(m[1]) : DEFAULT_PRIORITY;
+}
+
+/** A unique task's key, while it holds and its ttl, read from the message head as the scripts do. */
+function uniqueOf(h: string): { key: string; while: string; ttl: number } | undefined {
+  if (!h.includes('"uniqueKey":"')) return undefined;
+  const key = /"uniqueKey":"([^"\\]+)"/.exec(h)?.[1];
+  const ttl = Number(/"uniqueTtl":(\d+)/.exec(h)?.[1] ?? 0);
+  if (!key || !(ttl > 0)) return undefined;
+  return { key, while: /"uniqueWhile":"([a-z]+)"/.exec(h)?.[1] ?? 'running', ttl };
 }
 
 function messageExpires(h: string): number | undefined {
@@ -401,7 +425,13 @@ export class MemoryTransport implements Transport {
         const raw = list.shift();
         if (raw === undefined) break;
         const id = messageId(raw);
-        const expires = messageExpires(head(raw));
+        const h = head(raw);
+        const expires = messageExpires(h);
+        const unique = uniqueOf(h);
+        const drop = q.revoked.has(id) || (expires !== undefined && expires < now);
+        // a unique key held while queued is freed as the task starts; any is freed when it is dropped
+        if (unique && (unique.while === 'queued' || (drop && unique.while === 'running')))
+          q.releaseUnique(unique.key, id);
         if (q.revoked.has(id)) {
           q.revoked.delete(id);
           dropped.push({ id, raw, reason: 'revoked' });
@@ -447,12 +477,21 @@ export class MemoryTransport implements Transport {
     return true;
   }
 
-  async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped> {
     const now = Date.now();
     const woken = new Set<string>();
+    const skipped: Skipped = new Map();
     for (const it of items) {
-      if (!this.firstTime(`${it.queue}\0${it.id}`, options?.onceTtlMs, now)) continue;
       const q = this.queue(it.queue);
+      const unique = uniqueOf(head(it.raw));
+      if (unique) {
+        const holder = q.holdUnique(unique.key, it.id, unique.ttl, now);
+        if (holder !== undefined) {
+          skipped.set(it.id, holder);
+          continue;
+        }
+      }
+      if (!this.firstTime(`${it.queue}\0${it.id}`, options?.onceTtlMs, now)) continue;
       if (it.dueAt !== undefined && it.dueAt > now) {
         const first = q.delayedOrder.length > 0 ? q.delayedOrder[0].dueAt : undefined;
         q.addDelayed(it.id, it.dueAt, it.raw);
@@ -469,6 +508,7 @@ export class MemoryTransport implements Transport {
         }
       }
     }
+    return skipped;
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
@@ -579,12 +619,21 @@ export class MemoryTransport implements Transport {
     if (n > 0) this.wake(queue, q);
   }
 
+  async releaseUnique(queue: string, key: string, id: string): Promise<void> {
+    this.queues.get(queue)?.releaseUnique(key, id);
+  }
+
   async revoke(queue: string, id: string, record: ResultRecord, resultTtlMs: number): Promise<void> {
     const q = this.queue(queue);
     const current = this.readResult(q, id);
     if (current && (current.state === TaskState.SUCCESS || current.state === TaskState.FAILURE)) return;
     const now = Date.now();
-    if (q.removeDelayed(id) === undefined) q.revoked.set(id, now + resultTtlMs);
+    const delayed = q.removeDelayed(id);
+    if (delayed === undefined) q.revoked.set(id, now + resultTtlMs);
+    else {
+      const unique = uniqueOf(head(delayed));
+      if (unique) q.releaseUnique(unique.key, id);
+    }
     this.storeFinal(queue, q, id, record, resultTtlMs);
   }
 

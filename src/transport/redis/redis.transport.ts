@@ -11,6 +11,7 @@ import type {
   ReserveRequest,
   ReserveResult,
   ScheduledEntry,
+  Skipped,
   StoredEvent,
   TerminalUpdate,
   Transport,
@@ -160,8 +161,9 @@ export class RedisTransport implements Transport {
     return (this.client as unknown as Record<string, ScriptFn>)[this.commandName(name)].bind(this.client);
   }
 
-  async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
-    if (items.length === 0) return;
+  async publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped> {
+    const skipped: Skipped = new Map();
+    if (items.length === 0) return skipped;
     const now = Date.now();
     const once = options?.onceTtlMs ?? 0;
     const byQueue = new Map<string, Array<string | number>>();
@@ -171,21 +173,36 @@ export class RedisTransport implements Transport {
       args.push(it.id, it.priority, it.dueAt !== undefined && it.dueAt > now ? it.dueAt : 0, it.raw);
     }
     const publish = this.commandName('publish');
+    const note = (reply: unknown) => {
+      const dupes = (reply as [number, string[]] | undefined)?.[1] ?? [];
+      for (let i = 0; i < dupes.length; i += 2) skipped.set(dupes[i], dupes[i + 1]);
+    };
     if (byQueue.size === 1) {
       const [[queue, args]] = byQueue;
-      await this.script('publish')(this.keys.base(queue), ...args);
-      return;
+      note(await this.script('publish')(this.keys.base(queue), ...args));
+      return skipped;
     }
     if (this.cluster) {
       // A pipeline may not span hash slots on a Cluster: one call per queue, sent together.
-      await Promise.all([...byQueue].map(([queue, args]) => this.script('publish')(this.keys.base(queue), ...args)));
-      return;
+      const replies = await Promise.all(
+        [...byQueue].map(([queue, args]) => this.script('publish')(this.keys.base(queue), ...args)),
+      );
+      replies.forEach(note);
+      return skipped;
     }
     const pipe = this.client.pipeline();
     for (const [queue, args] of byQueue)
       (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
     const results = await pipe.exec();
-    for (const [err] of results ?? []) if (err) throw err;
+    for (const [err, reply] of results ?? []) {
+      if (err) throw err;
+      note(reply);
+    }
+    return skipped;
+  }
+
+  async releaseUnique(queue: string, key: string, id: string): Promise<void> {
+    await this.script('unique-release')(this.keys.base(queue), key, id);
   }
 
   private reserveArgs(req: ReserveRequest, now: number): Array<string | number> {

@@ -31,6 +31,7 @@ import type {
   ChordJoinOutcome,
   ChordSpec,
   PublishOnce,
+  Skipped,
   DroppedItem,
   ParkedEntry,
   PublishItem,
@@ -118,6 +119,12 @@ export class CeleryRedisTransport extends RedisTransport {
   /** Our encoded message as the Celery envelope, and the kombu list it goes to. */
   private async toCelery(item: PublishItem): Promise<{ list: string; envelope: string }> {
     const msg = decodeMessage(item.raw, Number.MAX_SAFE_INTEGER);
+    if (msg.uniqueKey !== undefined)
+      throw new TaskQueueConfigError(
+        'unique',
+        msg.uniqueKey,
+        `unique tasks and dedupe keys are not supported with protocol 'celery' yet (task ${msg.task})`,
+      );
     // Celery carries the due time in the message only
     if (msg.eta === undefined && item.dueAt !== undefined && item.dueAt > Date.now()) msg.eta = item.dueAt;
     let chordBody: CelerySignature | undefined;
@@ -137,15 +144,16 @@ export class CeleryRedisTransport extends RedisTransport {
    * in the message (Celery workers hold ETA messages themselves; ours move
    * them into the delayed set). One MULTI for the batch.
    */
-  override async publish(items: PublishItem[], options?: PublishOnce): Promise<void> {
-    if (items.length === 0) return;
+  override async publish(items: PublishItem[], options?: PublishOnce): Promise<Skipped> {
+    const skipped: Skipped = new Map();
+    if (items.length === 0) return skipped;
     const encoded = await Promise.all(items.map((it) => this.toCelery(it)));
     const once = options?.onceTtlMs ?? 0;
     if (once > 0) {
       // publish-if-absent: the once marker and the push in one script
       const keys = items.flatMap((it, i) => [`${this.keys.base(it.queue)}pub:${it.id}`, encoded[i].list]);
       await this.cmd(PUBLISH_ONCE)(keys.length, ...keys, once, ...encoded.map((e) => e.envelope));
-      return;
+      return skipped;
     }
     const multi = this.r.multi();
     const declared = new Set<string>();
@@ -161,6 +169,7 @@ export class CeleryRedisTransport extends RedisTransport {
       const chord = /"chord":\{"id":"([^"\\]+)"/.exec(it.raw)?.[1];
       if (chord) this.chordBodies.delete(chord);
     }
+    return skipped;
   }
 
   /** Moves what kombu's lists hold for `queue` into our keys (see the class comment). */

@@ -12,7 +12,12 @@ if current then
   if ok and type(rec) == 'table' and (rec.state == 'SUCCESS' or rec.state == 'FAILURE') then return 0 end
 end
 if redis.call('ZREM', K_DELAYED, id) == 1 then
+  local raw = redis.call('HGET', K_DMSG, id)
   redis.call('HDEL', K_DMSG, id)
+  if raw then
+    local uk = unique_of(head(raw))
+    if uk then unique_release(uk, id) end
+  end
 else
   redis.call('ZADD', K_REVOKED, now + ttl, id)
 end

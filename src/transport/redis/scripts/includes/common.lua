@@ -64,6 +64,18 @@ local function state_record(id, state, now, worker, extra)
   return '{"id":"' .. id .. '","state":"' .. state .. '","at":' .. now .. ',"worker":"' .. worker .. '"' .. (extra or '') .. '}'
 end
 
+-- Unique tasks: a message's key and while it holds ('queued', 'running', 'ttl'), read from its head.
+local K_UNIQ = base .. 'uniq:'       -- STRING per unique key: the id of the task holding it
+local function unique_of(h)
+  if not string.find(h, '"uniqueKey":"', 1, true) then return nil end
+  return string.match(h, '"uniqueKey":"([^"\\]+)"'), string.match(h, '"uniqueWhile":"(%a+)"')
+end
+
+-- Frees a unique key if this task still holds it.
+local function unique_release(uk, id)
+  if redis.call('GET', K_UNIQ .. uk) == id then redis.call('DEL', K_UNIQ .. uk) end
+end
+
 -- Removes a held (reserved) message; returns its raw or false.
 local function unhold(id)
   local raw = redis.call('HGET', K_ACTIVE, id)
@@ -173,6 +185,9 @@ local function reserve(now, max, start_count, lease_ms, worker, max_redeliv, ttl
               store_final(id, state_record(id, 'REVOKED', now, worker, ',"error":{"type":"TaskRevokedError","message":"expired"}'), ttl)
               dropped_reason = 'expired'
             end
+            local uk, uw = unique_of(h)
+            -- a unique key held while queued is freed as the task starts; any is freed when it is dropped
+            if uk and (uw == 'queued' or (dropped_reason and uw == 'running')) then unique_release(uk, id) end
             if dropped_reason then
               if any_redeliv then redis.call('HDEL', K_REDELIV, id) end
               table.insert(dropped, id); table.insert(dropped, raw); table.insert(dropped, dropped_reason)
