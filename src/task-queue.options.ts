@@ -52,6 +52,32 @@ export function resolveModuleOptions(
     if (other)
       throw new TaskQueueConfigError('connection', options.connection, `contradicts "${other[0]}": ${other[1]}`);
   }
+  let durability: ResolvedTaskQueueOptions['durability'];
+  if (options.durability !== undefined) {
+    const d = options.durability;
+    if (typeof d !== 'object' || d === null)
+      throw new TaskQueueConfigError('durability', d, 'expected { replicas, timeout }');
+    if (!isPositiveInt(d.replicas))
+      throw new TaskQueueConfigError('durability.replicas', d.replicas, 'expected a positive integer');
+    const timeoutMs = toMs(d.timeout ?? '1s', 'durability.timeout');
+    if (timeoutMs <= 0) throw new TaskQueueConfigError('durability.timeout', d.timeout, 'must be more than 0');
+    if (transport === 'memory') throw new TaskQueueConfigError('durability', d, 'the memory:// broker has no replicas');
+    durability = { replicas: d.replicas, timeoutMs };
+  }
+  const shards: Record<string, number> = {};
+  if (options.queues !== undefined) {
+    if (typeof options.queues !== 'object' || options.queues === null)
+      throw new TaskQueueConfigError('queues', options.queues, 'expected { <queue>: { shards } }');
+    for (const [name, q] of Object.entries(options.queues)) {
+      assertName(`queues.${name}`, name);
+      if (typeof q !== 'object' || q === null)
+        throw new TaskQueueConfigError(`queues.${name}`, q, 'expected { shards }');
+      const n = q.shards ?? 1;
+      if (!Number.isInteger(n) || n < 1 || n > 1024)
+        throw new TaskQueueConfigError(`queues.${name}.shards`, q.shards, 'expected an integer from 1 to 1024');
+      if (n > 1) shards[name] = n;
+    }
+  }
   const resultBackend = options.resultBackend ?? env[ENV_RESULT_BACKEND];
   if (resultBackend !== undefined && resultBackend !== '' && resultBackend !== brokerUrl) {
     throw new TaskQueueConfigError(
@@ -76,6 +102,14 @@ export function resolveModuleOptions(
       'protocol',
       protocol,
       'the Celery protocol needs a single Redis server (redis://, rediss:// or a Sentinel URL): it is the layout Python Celery reads, which does not fit a Cluster',
+    );
+  if (protocol === 'celery' && durability !== undefined)
+    throw new TaskQueueConfigError('durability', options.durability, "not supported with protocol 'celery' yet");
+  if (protocol === 'celery' && Object.keys(shards).length > 0)
+    throw new TaskQueueConfigError(
+      'queues',
+      options.queues,
+      "sharded queues are not supported with protocol 'celery' (a Celery queue is one kombu list)",
     );
   const defaultQueue = assertName(
     'defaultQueue',
@@ -107,6 +141,8 @@ export function resolveModuleOptions(
     redis: options.redis,
     client: options.client,
     connection: options.connection,
+    durability,
+    shards,
     worker: { ...worker, autostart: worker.autostart ?? false },
     events,
     correlation: {

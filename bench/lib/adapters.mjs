@@ -20,7 +20,16 @@ export function makeTaskBody(onStart) {
 }
 
 /** nestjs-taskqueue: a Nest application context with TaskQueueModule and one @Task provider. */
-export async function openOurs({ prefix, queue, onStart, noResult = false, waitResults = false, signals = 'none' }) {
+export async function openOurs({
+  prefix,
+  queue,
+  onStart,
+  noResult = false,
+  waitResults = false,
+  signals = 'none',
+  brokerUrl = REDIS_URL,
+  durability,
+}) {
   const { Module, Injectable } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
   const lib = await import(new URL('index.js', DIST).href);
@@ -54,7 +63,7 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
   // 'events' = events: true; 'metrics' = TaskQueueMetricsModule; 'tracing' = an OpenTelemetry
   // provider with a batch processor whose exporter drops the spans.
   const imports = [
-    lib.TaskQueueModule.forRoot({ brokerUrl: REDIS_URL, prefix, defaultQueue: queue, events: signals === 'events' }),
+    lib.TaskQueueModule.forRoot({ brokerUrl, prefix, defaultQueue: queue, durability, events: signals === 'events' }),
   ];
   const providers = [BenchTasks];
   let heard = 0;
@@ -153,15 +162,18 @@ export async function openOurs({ prefix, queue, onStart, noResult = false, waitR
 }
 
 /** BullMQ: Queue (+ QueueEvents when waiting for results) and a Worker. */
-export async function openBull({ prefix, queue, onStart, waitResults = false, noResult = false }) {
+export async function openBull({ prefix, queue, onStart, waitResults = false, noResult = false, connect }) {
   const { Queue, Worker, QueueEvents, FlowProducer } = await import('bullmq');
   const body = makeTaskBody(onStart);
   const jobOpts = noResult ? { removeOnComplete: true, removeOnFail: true } : {};
-  const q = new Queue(queue, { connection: { ...REDIS_CONN }, prefix });
+  // `connect(blocking)` gives a connection of the caller's (a Cluster); else the bench's Redis.
+  const connection = (blocking = false) =>
+    connect ? connect(blocking) : { ...REDIS_CONN, ...(blocking && { maxRetriesPerRequest: null }) };
+  const q = new Queue(queue, { connection: connection(), prefix });
   await q.waitUntilReady();
   let events;
   if (waitResults) {
-    events = new QueueEvents(queue, { connection: { ...REDIS_CONN }, prefix });
+    events = new QueueEvents(queue, { connection: connection(true), prefix });
     await events.waitUntilReady();
   }
   let worker;
@@ -176,7 +188,7 @@ export async function openBull({ prefix, queue, onStart, waitResults = false, no
     wait: (job) => job.waitUntilFinished(events),
     /** A flow of n no-op children and a parent that reads their values (BullMQ's chord); returns the parent job. */
     chord: async (n) => {
-      flow ??= new FlowProducer({ connection: { ...REDIS_CONN }, prefix });
+      flow ??= new FlowProducer({ connection: connection(), prefix });
       const tree = await flow.add({
         name: 'collect',
         queueName: queue,
@@ -190,7 +202,7 @@ export async function openBull({ prefix, queue, onStart, waitResults = false, no
       const processor = (job) =>
         job.name === 'collect' ? job.getChildrenValues().then((v) => Object.keys(v).length) : body(job.data);
       worker = new Worker(queue, processor, {
-        connection: { ...REDIS_CONN, maxRetriesPerRequest: null },
+        connection: connection(true),
         prefix,
         concurrency,
         autorun: false,

@@ -18,7 +18,20 @@ export interface CliIO {
 interface GlobalOptions {
   broker?: string;
   prefix: string;
+  shards?: string;
   json?: boolean;
+}
+
+/** `--shards events=8,reports=4` as the module's `queues` option. */
+function shardsOption(spec: string | undefined): Record<string, { shards: number }> | undefined {
+  if (!spec) return undefined;
+  const out: Record<string, { shards: number }> = {};
+  for (const part of spec.split(',')) {
+    const m = /^\s*([A-Za-z0-9._:-]+)=(\d+)\s*$/.exec(part);
+    if (!m) throw new Error(`--shards takes queue=count pairs separated by commas, not "${part}".`);
+    out[m[1]] = { shards: Number(m[2]) };
+  }
+  return out;
 }
 
 const age = (at: number) => `${Math.max(0, Math.round((Date.now() - at) / 100) / 10)}s ago`;
@@ -76,6 +89,11 @@ export function buildCli(io: CliIO): Command {
     .addOption(
       new Option('-p, --prefix <prefix>', 'key prefix of the deployment').env('TASKQUEUE_PREFIX').default('taskqueue'),
     )
+    .addOption(
+      new Option('--shards <queue=n,...>', 'queues spread over shards, as the apps configure them').env(
+        'TASKQUEUE_SHARDS',
+      ),
+    )
     .option('--json', 'print JSON')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
@@ -91,7 +109,8 @@ export function buildCli(io: CliIO): Command {
     ) =>
     async () => {
       const g = program.opts<GlobalOptions>();
-      @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: g.broker, prefix: g.prefix })] })
+      const queues = shardsOption(g.shards);
+      @Module({ imports: [TaskQueueModule.forRoot({ brokerUrl: g.broker, prefix: g.prefix, queues })] })
       class CliModule {}
       const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
       try {

@@ -132,6 +132,25 @@ export class RetryRequested extends Error {
   }
 }
 
+/**
+ * Published to the master, but fewer replicas than `durability.replicas`
+ * acknowledged it within `durability.timeout`: if the master fails now, the
+ * messages may be lost (they may also still run, so do not blindly resend
+ * what is not idempotent). @publicApi
+ */
+export class NotReplicatedError extends TaskQueueError {
+  constructor(
+    readonly ids: string[],
+    readonly acknowledged: number,
+    readonly required: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `Published ${ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`}, but only ${acknowledged} of the ${required} replicas required by durability.replicas acknowledged within ${timeoutMs} ms: a failover now may lose it.`,
+    );
+  }
+}
+
 /** Throw from a task to fail it at once, without the retry policy. @publicApi */
 export class UnrecoverableError extends TaskQueueError {}
 

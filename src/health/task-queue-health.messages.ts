@@ -2,6 +2,8 @@
 export const HEALTH_MESSAGES = {
   timeout: (what: string, ms: number) => `${what} did not answer within ${ms} ms`,
   brokerUnreachable: (reason: string) => `broker unreachable: ${reason}`,
+  clusterDown: (state: string, slotsOk: number) =>
+    `the Redis Cluster reports cluster_state:${state} (${slotsOk} of 16384 slots served)`,
   noWorkers: (maxAgeMs: number, live: number, required: number, queue?: string) =>
     `${live === 0 ? 'no worker has' : `only ${live} worker(s) have`} sent a heartbeat in the last ${maxAgeMs} ms` +
     `${queue ? ` while consuming queue "${queue}"` : ''} (${live} of ${required} required)`,

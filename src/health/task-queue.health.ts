@@ -4,7 +4,7 @@ import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import { toMs, type Duration } from '../protocol/duration.js';
 import { TASK_QUEUE_BEAT_STORE, TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
-import type { Transport, WorkerInfo } from '../transport/transport.interface.js';
+import type { ClusterState, Transport, WorkerInfo } from '../transport/transport.interface.js';
 import { OutboxRelay } from '../outbox/outbox.relay.js';
 import { HEALTH_MESSAGES } from './task-queue-health.messages.js';
 import type {
@@ -176,9 +176,18 @@ export class TaskQueueHealthIndicator {
 
   // ---- internals ---------------------------------------------------------
 
-  private async ping(timeoutMs: number): Promise<{ latencyMs: number }> {
+  private async ping(timeoutMs: number): Promise<{ latencyMs: number; cluster?: ClusterState }> {
+    const started = Date.now();
     const latency = await this.broker('the broker', timeoutMs, () => this.transport.ping());
-    return { latencyMs: Math.round(latency * 100) / 100 };
+    const latencyMs = Math.round(latency * 100) / 100;
+    if (!this.transport.clusterState) return { latencyMs };
+    // A Cluster answers pings while some of its slots have no master: report its own view too.
+    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    const cluster = await this.broker('the broker', left, async () => this.transport.clusterState?.());
+    if (!cluster) return { latencyMs };
+    if (!cluster.ok)
+      throw new CheckFailed(HEALTH_MESSAGES.clusterDown(cluster.state, cluster.slotsOk), { latencyMs, cluster });
+    return { latencyMs, cluster };
   }
 
   private async workers(options: WorkerCheckOptions, timeoutMs: number): Promise<Data> {

@@ -103,6 +103,21 @@ export interface TaskQueueModuleOptions {
   client?: Redis | Cluster;
   /** Makes every connection instead of brokerUrl and `redis`: the escape hatch for any other setup. */
   connection?: ConnectionFactory;
+  /**
+   * Wait after each publish until `replicas` replicas have the messages (Redis
+   * WAIT), for at most `timeout`; fewer acknowledgements reject the send with
+   * NotReplicatedError. Replication is asynchronous otherwise: a master that dies
+   * just after a publish may take its last messages with it. @default off
+   */
+  durability?: { replicas: number; timeout?: Duration };
+  /**
+   * Per-queue settings. `shards: n` spreads one logical queue over n broker
+   * queues (n hash slots, so n Cluster nodes at most): producers pick a shard by
+   * task id, workers consume every shard in turn, priorities hold within a shard,
+   * counts and listings show the logical queue. Every process (producers,
+   * workers, CLI) must use the same settings. @default {}
+   */
+  queues?: Record<string, { shards?: number }>;
   /** Prefix of every Redis key. @default 'taskqueue' */
   prefix?: string;
   /** Queue of tasks that name none. @default 'default' ('celery' with protocol 'celery') */
@@ -157,6 +172,9 @@ export interface ResolvedTaskQueueOptions {
   redis?: TaskQueueRedisOptions;
   client?: Redis | Cluster;
   connection?: ConnectionFactory;
+  durability?: { replicas: number; timeoutMs: number };
+  /** Shards per queue that has more than one. */
+  shards: Record<string, number>;
   worker: WorkerOptions & { autostart: boolean };
   correlation: { httpHeader: string; header: string };
   events: { enabled: boolean; maxLength: number };

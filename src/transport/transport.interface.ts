@@ -111,6 +111,16 @@ export interface ChordSpec {
 }
 
 /** What a worker says of itself in its heartbeat. */
+/** What a Redis Cluster says of itself (CLUSTER INFO), for the health indicator. */
+export interface ClusterState {
+  ok: boolean;
+  /** cluster_state: 'ok' or 'fail'. */
+  state: string;
+  slotsOk: number;
+  masters: number;
+  knownNodes: number;
+}
+
 export interface WorkerInfo {
   id: string;
   hostname: string;
@@ -307,6 +317,12 @@ export interface Transport {
    * stream's last cursor, so nothing written meanwhile is skipped).
    */
   readEvents(from: string, count: number, blockMs?: number): Promise<{ events: StoredEvent[]; cursor: string }>;
+
+  /**
+   * The state of a distributed broker (a Redis Cluster): `ok` false when it says
+   * it cannot serve every slot. Undefined (or absent) on a broker that is one server.
+   */
+  clusterState?(): Promise<ClusterState | undefined>;
 
   close(): Promise<void>;
 }

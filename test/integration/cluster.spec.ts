@@ -7,6 +7,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Cluster, Redis } from 'ioredis';
 import {
   PeriodicSchedules,
   Task,
@@ -16,10 +17,13 @@ import {
   TaskQueueModule,
   TaskRevokedError,
   TaskWorker,
+  NotReplicatedError,
   chord,
 } from '../../src/index.js';
+import { RedisTransport } from '../../src/transport/index.js';
 import { runCli } from '../../src/cli/cli.js';
 import { TaskQueueHealthIndicator, TaskQueueHealthModule } from '../../src/health/index.js';
+import { createTaskApp } from '../utils/app.js';
 import { testPrefix, until } from '../utils/redis.js';
 import { TestRedisCluster } from '../utils/redis-servers.js';
 
@@ -84,14 +88,22 @@ describe('on a Redis Cluster', () => {
     }
     queues = [...byMaster.values()];
     app = await Test.createTestingModule({
-      imports: [TaskQueueModule.forRoot({ brokerUrl: cluster.url, prefix, worker: { queues } }), TaskQueueHealthModule],
+      imports: [
+        TaskQueueModule.forRoot({
+          brokerUrl: cluster.url,
+          prefix,
+          worker: { queues: [...queues, 'sharded'] },
+          queues: { sharded: { shards: 6 } },
+        }),
+        TaskQueueHealthModule,
+      ],
       providers: [ClusterTasks],
     }).compile();
     app.useLogger(process.env.TEST_LOGS ? console : false);
     await app.init();
     client = app.get(TaskClient);
     worker = app.get(TaskWorker);
-    await worker.start({ queues, concurrency: 4, beat: true });
+    await worker.start({ queues: [...queues, 'sharded'], concurrency: 4, beat: true });
   }, 60_000);
 
   afterAll(async () => {
@@ -106,6 +118,20 @@ describe('on a Redis Cluster', () => {
       const again = client.result<string>(r.id);
       expect(await again.get({ timeout: 1000 })).toBe(queues[i]);
     }
+  });
+
+  it('spreads a sharded queue over the masters, and runs every task of it', async () => {
+    const masters = new Set<number>();
+    for (const shard of ['sharded', ...[1, 2, 3, 4, 5].map((i) => `sharded@${i}`)])
+      masters.add((await cluster.masterOf(`${prefix}:{${shard}}:wake`)).port);
+    expect(masters.size).toBeGreaterThan(1);
+    const sent = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => client.send<number>('cl.add', [i, 0], { queue: 'sharded' })),
+    );
+    expect(await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    expect(await app.get(TaskInspector).counts('sharded')).toMatchObject({ ready: 0, reserved: 0 });
   });
 
   it('runs a chord whose header and body are on different masters', async () => {
@@ -155,8 +181,76 @@ describe('on a Redis Cluster', () => {
     expect(rows.map((r) => r.queue)).toEqual(expect.arrayContaining(queues));
   });
 
-  it('reports the broker and the worker healthy', async () => {
+  it('resumes after every client connection on every node is killed (CLIENT KILL)', async () => {
+    for (const n of cluster.nodes) {
+      const admin = new Redis({ host: '127.0.0.1', port: n.port });
+      try {
+        await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        await admin.client('KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+      } finally {
+        admin.disconnect();
+      }
+    }
+    const sent = await Promise.all(queues.map((queue) => client.send<string>('cl.where', [], { queue })));
+    expect(await Promise.all(sent.map((r) => r.get({ timeout: 15_000 })))).toEqual(queues);
+  });
+
+  it('works through a Cluster client given as client, and through a connection factory', async () => {
+    const seeds = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+    const own = new Cluster(seeds);
+    const roles: string[] = [];
+    const other = testPrefix('cluster-conn');
+    const apps = [
+      await createTaskApp({ client: own, prefix: other, worker: { queues: ['a'] } }, [ClusterTasks]),
+      await createTaskApp(
+        {
+          prefix: other,
+          worker: { queues: ['a'] },
+          connection: (role) => {
+            roles.push(role);
+            return new Cluster(seeds, {
+              shardedSubscribers: role === 'subscriber',
+              redisOptions: role === 'main' ? {} : { maxRetriesPerRequest: null },
+            });
+          },
+        },
+        [ClusterTasks],
+      ),
+    ];
+    try {
+      await apps[0].get(TaskWorker).start({ concurrency: 2 });
+      for (const a of apps) {
+        const r = await a.get(TaskClient).send<string>('cl.where', [], { queue: 'a' });
+        expect(await r.get({ timeout: 10_000 })).toBe('a');
+      }
+      expect(roles).toEqual(expect.arrayContaining(['main', 'subscriber']));
+    } finally {
+      for (const a of apps) await a.close();
+      own.disconnect();
+    }
+  });
+
+  it('with durability, publishes once a replica has the messages, and says so when too few do', async () => {
+    const item = (id: string) => ({ queue: 'durable', id, priority: 5, raw: `{"id":"${id}"}` });
+    const enough = new RedisTransport({ url: cluster.url, prefix, durability: { replicas: 1, timeoutMs: 5000 } });
+    const tooMany = new RedisTransport({ url: cluster.url, prefix, durability: { replicas: 2, timeoutMs: 50 } });
+    try {
+      await enough.publish([item('d1'), { ...item('d2'), queue: 'durable-2' }]);
+      const err = await tooMany.publish([item('d3')]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NotReplicatedError);
+      expect(err).toMatchObject({ ids: ['d3'], acknowledged: 1, required: 2 });
+      // it was published all the same
+      expect(await enough.counts('durable')).toMatchObject({ ready: 2 });
+    } finally {
+      await enough.close();
+      await tooMany.close();
+    }
+  });
+
+  it('reports the broker, the state of the cluster and the worker healthy', async () => {
     const health = app.get(TaskQueueHealthIndicator);
-    await expect(health.isHealthy('taskqueue')).resolves.toMatchObject({ taskqueue: { status: 'up' } });
+    await expect(health.isHealthy('taskqueue')).resolves.toMatchObject({
+      taskqueue: { status: 'up', cluster: { ok: true, state: 'ok', slotsOk: 16384, masters: 3, knownNodes: 6 } },
+    });
   });
 });

@@ -38,7 +38,13 @@ export function describeTransportContract(
 
     const msg = (
       queue: string,
-      opts: { id?: string; priority?: number; expires?: number; retries?: number } = {},
+      opts: {
+        id?: string;
+        priority?: number;
+        expires?: number;
+        retries?: number;
+        unique?: { key: string; while: 'queued' | 'running' | 'ttl'; ttl: number };
+      } = {},
     ): Msg => {
       const id = opts.id ?? randomUUID();
       const priority = opts.priority ?? 5;
@@ -50,6 +56,9 @@ export function describeTransportContract(
         retries: opts.retries ?? 0,
         created: Date.now(),
         expires: opts.expires,
+        ...(opts.unique
+          ? { uniqueKey: opts.unique.key, uniqueWhile: opts.unique.while, uniqueTtl: opts.unique.ttl }
+          : {}),
         args: [1, 'two', { three: 3 }],
         v: PROTOCOL_VERSION,
       });
@@ -131,7 +140,34 @@ export function describeTransportContract(
       });
 
       it('publishing nothing is a no-op', async () => {
-        await expect(t.publish([])).resolves.toBeUndefined();
+        expect((await t.publish([])).size).toBe(0);
+      });
+
+      it('unique tasks: one per key; the others are skipped with the id holding it; freed as the rule says', async () => {
+        const q = newQueue();
+        const held = (k: string, w: 'queued' | 'running' | 'ttl') => msg(q, { unique: { key: k, while: w, ttl: TTL } });
+        // running: held while queued and running, freed by releaseUnique only by its holder
+        const [a, a2] = [held('contract|a', 'running'), held('contract|a', 'running')];
+        const skipped = await t.publish([a, a2]);
+        expect([...skipped]).toEqual([[a2.id, a.id]]);
+        expect(ids((await t.reserve(req(q))).items)).toEqual([a.id]);
+        const a3 = held('contract|a', 'running'); // still held while its task runs
+        expect((await t.publish([a3])).get(a3.id)).toBe(a.id);
+        await t.releaseUnique(q, 'contract|a', a2.id); // not the holder: no effect
+        expect((await t.publish([a2])).get(a2.id)).toBe(a.id);
+        await t.releaseUnique(q, 'contract|a', a.id);
+        expect((await t.publish([a2])).size).toBe(0);
+        // queued: freed when its task is reserved
+        const [b, b2] = [held('contract|b', 'queued'), held('contract|b', 'queued')];
+        await t.publish([b]);
+        expect((await t.publish([b2])).get(b2.id)).toBe(b.id);
+        await t.reserve(req(q, { max: 10 }));
+        expect((await t.publish([b2])).size).toBe(0);
+        // a revoked waiting task frees its key
+        const c = { ...held('contract|c', 'running'), dueAt: Date.now() + 60_000 };
+        await t.publish([c]);
+        await t.revoke(q, c.id, { id: c.id, state: TaskState.REVOKED, at: Date.now() }, TTL);
+        expect((await t.publish([held('contract|c', 'running')])).size).toBe(0);
       });
 
       it('with a once TTL publishes each id once, however often and from however many calls', async () => {

@@ -163,6 +163,29 @@ describe('module options', () => {
   });
 });
 
+describe('durability', () => {
+  it('resolves the timeout and refuses bad settings, naming the option', () => {
+    expect(
+      resolveModuleOptions({ brokerUrl: 'redis+cluster://a:1', durability: { replicas: 1, timeout: '2s' } }, {})
+        .durability,
+    ).toEqual({ replicas: 1, timeoutMs: 2000 });
+    expect(resolveModuleOptions({ durability: { replicas: 2 } }, {}).durability).toEqual({
+      replicas: 2,
+      timeoutMs: 1000,
+    });
+    for (const [durability, option] of [
+      [{ replicas: 0 }, 'durability.replicas'],
+      [{ replicas: 1.5 }, 'durability.replicas'],
+      [{ replicas: 1, timeout: 0 }, 'durability.timeout'],
+      [5, 'durability'],
+    ] as const)
+      expect(configError(() => resolveModuleOptions({ durability: durability as never }, {})).option).toBe(option);
+    expect(
+      configError(() => resolveModuleOptions({ brokerUrl: 'memory://x', durability: { replicas: 1 } }, {})).option,
+    ).toBe('durability');
+  });
+});
+
 describe('opening connections', () => {
   it('opens a Cluster for a cluster URL, with node settings and TLS on each node', () => {
     const conn = openConnection(

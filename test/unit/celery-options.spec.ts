@@ -24,6 +24,12 @@ describe("protocol 'celery' options", () => {
     expect(() =>
       resolveModuleOptions({ brokerUrl: 'redis://h:6379', protocol: 'amqp' as unknown as 'celery' }, {}),
     ).toThrow(/protocol/);
+    expect(() =>
+      resolveModuleOptions({ brokerUrl: 'redis://h:6379', protocol: 'celery', durability: { replicas: 1 } }, {}),
+    ).toThrow(/durability/);
+    expect(() =>
+      resolveModuleOptions({ brokerUrl: 'redis://h:6379', protocol: 'celery', queues: { py: { shards: 4 } } }, {}),
+    ).toThrow(/sharded queues/);
     expect(() => resolveModuleOptions({ brokerUrl: 'redis+cluster://h:7000,h:7001', protocol: 'celery' }, {})).toThrow(
       /single Redis server/,
     );

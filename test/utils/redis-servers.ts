@@ -57,6 +57,42 @@ async function call(port: number, command: string[]): Promise<string> {
   }
 }
 
+/** One throwaway redis-server on a free port, with extra arguments (users, TLS). */
+export class TestRedisServer {
+  private constructor(
+    readonly port: number,
+    readonly process: ManagedProcess,
+    private readonly dir: string,
+  ) {}
+
+  /** `ready` says when it answers (default: a plain PING on the port). */
+  static async start(args: string[] = [], ready?: (port: number) => Promise<void>): Promise<TestRedisServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-redis-'));
+    const port = await freePort();
+    const proc = new ManagedProcess(`redis-server ${port}`, 'redis-server', [
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      ...EPHEMERAL,
+      ...args,
+    ]);
+    const server = new TestRedisServer(port, proc, dir);
+    try {
+      await (ready ? ready(port) : pingable(port));
+    } catch (err) {
+      await server.stop();
+      throw new Error(`${String(err)}\n${proc.logs()}`);
+    }
+    return server;
+  }
+
+  async stop(): Promise<void> {
+    await this.process.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 export interface ClusterNodeProcess {
   port: number;
   process: ManagedProcess;

@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { NotReplicatedError } from '../../errors/index.js';
 import { READY_STATES, type ResultRecord } from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
@@ -18,6 +19,7 @@ import type {
   WorkerInfo,
   ControlMessage,
   ControlReply,
+  ClusterState,
 } from '../transport.interface.js';
 import {
   duplicateConnection,
@@ -43,6 +45,8 @@ export interface RedisTransportOptions {
   /** Extra ioredis options for connections the transport creates. */
   redisOptions?: TaskQueueRedisOptions;
   prefix: string;
+  /** After each publish, wait until this many replicas have it (WAIT), for at most timeoutMs. */
+  durability?: { replicas: number; timeoutMs: number };
   /** Cap of the dead-letter and rejected lists, per queue. */
   parkedCap?: number;
 }
@@ -136,11 +140,15 @@ export class RedisTransport implements Transport {
   }
 
   private connect(role: ConnectionRole, extra: RedisOptions = {}): RedisClient {
-    const opts: RedisOptions = { connectionName: `taskqueue:${role}`, ...extra };
+    // The user's redis options come first (their connectionName too), what the role needs last.
+    const opts: RedisOptions = {
+      connectionName: this.options.redisOptions?.connectionName ?? `taskqueue:${role}`,
+      ...extra,
+    };
     const conn = this.options.connection
       ? this.options.connection(role)
       : this.options.client
-        ? duplicateConnection(this.options.client, role, opts)
+        ? duplicateConnection(this.options.client, role, { ...this.options.redisOptions, ...opts })
         : openConnection(this.spec!, this.options.redisOptions, role, opts);
     // ioredis reconnects by itself; commands in flight fail and their callers
     // handle it. Without a listener each error would print "Unhandled error event".
@@ -177,6 +185,10 @@ export class RedisTransport implements Transport {
       const dupes = (reply as [number, string[]] | undefined)?.[1] ?? [];
       for (let i = 0; i < dupes.length; i += 2) skipped.set(dupes[i], dupes[i + 1]);
     };
+    if (this.options.durability) {
+      (await this.publishDurably(byQueue, items)).forEach(note);
+      return skipped;
+    }
     if (byQueue.size === 1) {
       const [[queue, args]] = byQueue;
       note(await this.script('publish')(this.keys.base(queue), ...args));
@@ -203,6 +215,39 @@ export class RedisTransport implements Transport {
 
   async releaseUnique(queue: string, key: string, id: string): Promise<void> {
     await this.script('unique-release')(this.keys.base(queue), key, id);
+  }
+
+  /**
+   * Publishes, then WAITs for the replicas in the same pipeline, so the WAIT goes
+   * to the master that took the write (one per queue on a Cluster).
+   */
+  private async publishDurably(byQueue: Map<string, Array<string | number>>, items: PublishItem[]): Promise<unknown[]> {
+    const { replicas, timeoutMs } = this.options.durability!;
+    const publish = this.commandName('publish');
+    const groups = this.cluster ? [...byQueue].map((entry) => [entry]) : [[...byQueue]];
+    const acked = await Promise.all(
+      groups.map(async (group) => {
+        const pipe = this.client.pipeline();
+        for (const [queue, args] of group)
+          (pipe as unknown as Record<string, (...a: unknown[]) => void>)[publish](this.keys.base(queue), ...args);
+        pipe.wait(replicas, timeoutMs);
+        const results = (await pipe.exec()) ?? [];
+        for (const [err] of results) if (err) throw err;
+        return {
+          replies: results.slice(0, -1).map(([, reply]) => reply),
+          acks: Number(results[results.length - 1][1]),
+        };
+      }),
+    );
+    const least = Math.min(...acked.map((a) => a.acks));
+    if (least < replicas)
+      throw new NotReplicatedError(
+        items.map((it) => it.id),
+        least,
+        replicas,
+        timeoutMs,
+      );
+    return acked.flatMap((a) => a.replies);
   }
 
   private reserveArgs(req: ReserveRequest, now: number): Array<string | number> {
@@ -648,7 +693,9 @@ export class RedisTransport implements Transport {
         if (end > start) names.add(k.slice(start, end));
       }
     });
-    return [...names].filter((q) => !q.startsWith('@')).sort();
+    // '<queue>@<n>' is shard n of a queue (queues: { <queue>: { shards } }); '@' is in no queue's name.
+    const logical = [...names].filter((q) => !q.startsWith('@')).map((q) => q.replace(/@\d+$/, ''));
+    return [...new Set(logical)].sort();
   }
 
   async purge(queue: string): Promise<void> {
@@ -789,6 +836,23 @@ export class RedisTransport implements Transport {
     }
     const events = (reply?.[0]?.[1] ?? []).map(([cursor, fields]) => ({ cursor, json: fields[1] }));
     return { events, cursor: events.length ? events[events.length - 1].cursor : from };
+  }
+
+  /** On a Cluster: what CLUSTER INFO says on one of its masters. Undefined on one server. */
+  async clusterState(): Promise<ClusterState | undefined> {
+    if (!isCluster(this.client)) return undefined;
+    const masters = this.client.nodes('master');
+    const node = masters[Math.floor(Math.random() * masters.length)] ?? this.client;
+    const text = String(await node.call('CLUSTER', 'INFO'));
+    const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(text)?.[1] ?? '';
+    const state = field('cluster_state');
+    return {
+      ok: state === 'ok',
+      state,
+      slotsOk: Number(field('cluster_slots_ok')),
+      masters: Number(field('cluster_size')),
+      knownNodes: Number(field('cluster_known_nodes')),
+    };
   }
 
   async close(): Promise<void> {
