@@ -21,6 +21,8 @@ function answers(host, port) {
 }
 
 export default async function globalSetup() {
+  // one id per jest run: the e2e fixtures are compiled once per run (test/utils/processes.ts)
+  process.env.TQ_TEST_RUN ??= `${Date.now()}-${process.pid}`;
   const host = url.hostname || '127.0.0.1';
   const port = Number(url.port || 6379);
   if (await answers(host, port)) return;

@@ -15,7 +15,7 @@ import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
 import type { Transport } from '../../src/transport/transport.interface.js';
 import { MathService } from '../fixtures/math.service.js';
 import { createTaskApp } from '../utils/app.js';
-import { ManagedProcess, freePort, poll } from '../utils/processes.js';
+import { TestRedisServer } from '../utils/redis-servers.js';
 import { BROKERS, cleanupPrefix, testPrefix, until } from '../utils/redis.js';
 
 const CAP = 1000;
@@ -142,46 +142,21 @@ describe.each(BROKERS)('task and worker events on %s', (kind, brokerUrl) => {
 
 describe('events off (the default)', () => {
   const prefix = testPrefix('events-off');
-  let server: ManagedProcess;
+  let server: TestRedisServer;
   let url: string;
   let app: TestingModule;
 
   beforeAll(async () => {
-    const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    server = new ManagedProcess('redis-server', 'redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ]);
-    await poll(
-      'redis-server',
-      async () => {
-        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        try {
-          await r.connect();
-          return (await r.ping()) === 'PONG' ? true : undefined;
-        } catch {
-          return undefined;
-        } finally {
-          r.disconnect();
-        }
-      },
-      [server],
-    );
+    // a redis-server of this test's own: its command statistics are this test's alone
+    server = await TestRedisServer.start();
+    url = `redis://127.0.0.1:${server.port}`;
     app = await createTaskApp({ brokerUrl: url, prefix }, [MathService]);
     await app.get(TaskWorker).start({ concurrency: 2 });
   });
 
   afterAll(async () => {
     await app?.close();
-    await cleanupPrefix(prefix, url).catch(() => undefined);
-    await server?.terminate();
+    await server?.stop();
   });
 
   it('subscribes to nothing and sends no stream command to Redis', async () => {

@@ -1,15 +1,43 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Compiles the e2e fixtures (and src) with tsc into test/e2e/.build. */
+const BUILD = 'test/e2e/.build';
+const LOCK = 'test/e2e/.build.lock';
+
+/**
+ * Compiles the e2e fixtures (and src) with tsc into test/e2e/.build, once per
+ * jest run: test files running in parallel take turns (a lock directory), and
+ * those after the first find the run's marker and skip, so no file is rewritten
+ * while another test spawns it.
+ */
 export async function buildE2eFixtures(): Promise<void> {
-  await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/e2e/tsconfig.json'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const runId = process.env.TQ_TEST_RUN;
+  const marker = `${BUILD}/.built-for-run`;
+  const built = () => runId !== undefined && existsSync(marker) && readFileSync(marker, 'utf8') === runId;
+  if (built()) return;
+  for (const deadline = Date.now() + 300_000; ;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      if (Date.now() > deadline) rmSync(LOCK, { recursive: true, force: true }); // a lock left by a killed run
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    if (built()) return;
+    await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/e2e/tsconfig.json'], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (runId !== undefined) writeFileSync(marker, runId);
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
 }
 
 export interface Child {
