@@ -42,6 +42,7 @@ const BROKER = celeryRedisUrl(13);
 const run = randomUUID().slice(0, 8);
 const PY = `py-${run}`;
 const TS = `ts-${run}`;
+const TS2 = `ts2-${run}`;
 const prefix = testPrefix('celery-interop');
 const TIMEOUT = { timeout: 20_000 };
 
@@ -133,14 +134,14 @@ describe("protocol 'celery' with Python Celery", () => {
       createTaskApp({ brokerUrl: BROKER, protocol: 'celery', prefix, resultExpires: '10m' }, [AccTasks]),
     ]);
     client = app.get(TaskClient);
-    await app.get(TaskWorker).start({ queues: [TS], concurrency: 4, lease: '5s' });
+    await app.get(TaskWorker).start({ queues: [TS, TS2], concurrency: 4, lease: '5s' });
   }, 60_000);
 
   afterAll(async () => {
     await app?.close();
     await python?.stop();
     await worker?.terminate();
-    await cleanupCelery(BROKER, [PY, TS], [...ids, ...(python?.ids ?? [])]);
+    await cleanupCelery(BROKER, [PY, TS, TS2], [...ids, ...(python?.ids ?? [])]);
     await cleanupPrefix(prefix, BROKER);
   });
 
@@ -262,6 +263,16 @@ describe("protocol 'celery' with Python Celery", () => {
       expect(await pyCall({ op: 'send', name: 'acc.mul', args: [4, 5], queue: TS })).toEqual(
         expect.objectContaining({ ok: true, value: 20 }),
       );
+    });
+
+    it('results stay stored when our worker consumes several queues (acks and reserves across queues)', async () => {
+      const calls = Array.from({ length: 12 }, (_, i) =>
+        python.call({ op: 'send', name: 'acc.mul', args: [i, 2], queue: i % 2 ? TS : TS2 }),
+      );
+      const answers = await Promise.all(calls.map((c) => c.done));
+      expect(answers.map((a) => a.value)).toEqual(Array.from({ length: 12 }, (_, i) => i * 2));
+      const states = await Promise.all(calls.map(async (c) => client.result(await c.sent).state()));
+      expect(states).toEqual(Array(12).fill('SUCCESS'));
     });
 
     it("a failure raises in Python with our error's type and message", async () => {

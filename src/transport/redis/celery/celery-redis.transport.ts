@@ -89,6 +89,8 @@ export class CeleryRedisTransport extends RedisTransport {
   private readonly ttlMs: number;
   /** Bodies of the chords being published by this process, for their header messages (`embed.chord`). */
   private readonly chordBodies = new Map<string, CelerySignature>();
+  /** Updates whose Celery results this transport stored already (see ack). */
+  private readonly acked = new WeakSet<TerminalUpdate>();
 
   constructor(options: CeleryRedisTransportOptions) {
     super(options);
@@ -289,16 +291,23 @@ export class CeleryRedisTransport extends RedisTransport {
     next?: ReserveRequest,
   ): Promise<ReserveResult | undefined> {
     const updates = Array.isArray(update) ? update : [update];
-    for (const { ttl, queue, records } of byTtlAndQueue(updates)) await this.storeCelery(records, ttl, queue);
+    // The base class splits an ack over several queues (or a reserve from another
+    // queue) into calls of this method again, with the updates handed on below:
+    // their results are stored already and must not be touched again.
+    const fresh = updates.filter((u) => !this.acked.has(u));
+    for (const { ttl, queue, records } of byTtlAndQueue(fresh)) await this.storeCelery(records, ttl, queue);
     // no result wanted (ignoreResult): drop whatever state was stored before (PROGRESS, a RETRY)
-    const dropped = updates.filter((u) => u.record === null).map((u) => this.celeryKeys.result(u.id));
-    if (dropped.length) await this.r.del(...dropped);
+    const noResult = fresh.filter((u) => u.record === null).map((u) => this.celeryKeys.result(u.id));
+    if (noResult.length) await this.r.del(...noResult);
     // what waits in kombu's lists first, so the reserve that rides on the ack can take it
     if (next) await this.ingest(next.queue, Math.max(1, next.max), next.leaseMs, this.maxBytes);
-    const res = await super.ack(
-      updates.map((u) => ({ ...u, record: null })),
-      next,
-    );
+    const handedOn = updates.map((u) => {
+      if (this.acked.has(u)) return u;
+      const copy = { ...u, record: null };
+      this.acked.add(copy);
+      return copy;
+    });
+    const res = await super.ack(handedOn, next);
     if (res?.dropped.length) await this.storeCelery(res.dropped.map(droppedRecord), next!.resultTtlMs, next!.queue);
     return res;
   }
