@@ -157,6 +157,39 @@ describe('Celery protocol v2 codec', () => {
     expect(embed.chain).toEqual(chain);
   });
 
+  it('reads and writes links and error links (embed.callbacks / embed.errbacks)', () => {
+    const cb = {
+      task: 'app.mul',
+      args: [10],
+      kwargs: {},
+      options: { task_id: 'l1' },
+      subtask_type: null,
+      immutable: false,
+    };
+    const eb = {
+      task: 'app.on_err',
+      args: [],
+      kwargs: {},
+      options: { task_id: 'e1' },
+      subtask_type: null,
+      immutable: true,
+    };
+    const raw = envelope({ task: 'app.add', id: 'p1' }, [
+      [2, 3],
+      {},
+      { ...EMPTY_EMBED, callbacks: [cb], errbacks: [eb] },
+    ]);
+    const { message } = decodeCeleryMessage(raw, 'celery', 1 << 20);
+    expect(message.link).toEqual([{ type: 'signature', task: 'app.mul', args: [10], options: { taskId: 'l1' } }]);
+    expect(message.linkError).toEqual([
+      { type: 'signature', task: 'app.on_err', args: [], options: { taskId: 'e1' }, immutable: true },
+    ]);
+    const embed = JSON.parse(
+      Buffer.from(encodeCeleryMessage(message, { origin: 'o', deliveryTag: 'd' }).body, 'base64').toString(),
+    )[2];
+    expect(embed).toEqual({ callbacks: [cb], errbacks: [eb], chain: null, chord: null });
+  });
+
   it('carries kwargs as a trailing object named in a header, and gives them back to Celery', () => {
     const raw = envelope({ task: 'acc.mul', id: 'k1' }, [[4], { y: 5, z: 1 }, EMPTY_EMBED]);
     const { message } = decodeCeleryMessage(raw, 'ts', 1 << 20);
