@@ -3,6 +3,7 @@ command per stdin line, one JSON answer per stdout line (same "req")."""
 import json
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 
 from celery import chain, chord, group, signature
@@ -42,6 +43,15 @@ def handle(cmd):
             opts['link'] = sig(cmd['link'])
         if 'eta' in cmd:
             opts['eta'] = datetime.fromtimestamp(cmd['eta'] / 1000, tz=timezone.utc)
+        if op == 'watch':
+            # polls a task's state until it is cmd['state'] (as a Python caller would), then gives its info
+            r = app.AsyncResult(cmd['id'])
+            deadline = time.time() + cmd.get('timeout', 20)
+            while r.state != cmd['state']:
+                if time.time() > deadline:
+                    raise TimeoutError('state stayed %s' % r.state)
+                time.sleep(0.02)
+            return answer(req, event='done', ok=True, value=r.info)
         if op == 'send':
             r = app.send_task(cmd['name'], args=cmd.get('args', []), kwargs=cmd.get('kwargs', {}), **opts)
         elif op == 'chain':

@@ -103,6 +103,17 @@ class AccTasks {
     return ms;
   }
 
+  /** Lets acc.progress finish: the test opens it once Python has seen the progress. */
+  static open: () => void = () => undefined;
+  static gate = new Promise<void>((resolve) => (AccTasks.open = resolve));
+
+  @Task({ name: 'acc.progress', queue: TS })
+  async progress() {
+    await this.ctx.progress({ done: 1, total: 2 });
+    await AccTasks.gate;
+    return 'done';
+  }
+
   @Task({ name: 'acc.now', queue: TS })
   now() {
     return Date.now();
@@ -366,6 +377,15 @@ describe("protocol 'celery' with Python Celery", () => {
     it("Python's time_limit is enforced by our worker and raised as Celery's TimeLimitExceeded", async () => {
       const answer = await pyCall({ op: 'send', name: 'acc.slow', args: [10_000], queue: TS, time_limit: 0.3 });
       expect(answer).toMatchObject({ ok: false, type: 'TimeLimitExceeded' });
+    });
+
+    it("Python sees our task's PROGRESS and its meta", async () => {
+      const r = await client.send('acc.progress', [], { queue: TS });
+      ids.push(r.id);
+      const seen = await pyCall({ op: 'watch', id: r.id, state: 'PROGRESS' });
+      expect(seen).toMatchObject({ ok: true, value: { done: 1, total: 2 } });
+      AccTasks.open();
+      expect(await r.get(TIMEOUT)).toBe('done');
     });
 
     it('an unknown task fails with NotRegistered for the sender', async () => {
