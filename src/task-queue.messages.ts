@@ -14,5 +14,7 @@ export const MESSAGES = {
     `Lost the lease of ${task}[${id}] (the event loop was blocked longer than the lease, or Redis was unreachable); another worker may run it too.`,
   rejected: (id: string | null, reason: string) =>
     `Rejected message ${id ?? '(no id)'}: ${reason}. It is parked in the rejected list.`,
+  kwargsRefused: (task: string, site: string, names: string[]) =>
+    `task ${task} (${site}) was sent keyword arguments ${names.join(', ')}; it takes positional arguments only. Send them positionally, or take them as a trailing object with @Task({ kwargs: true })`,
   loopError: (err: unknown) => `Worker fetch loop error, retrying: ${err instanceof Error ? err.message : String(err)}`,
 } as const;

@@ -13,6 +13,9 @@ import {
 import { parseBrokerUrl, validateRedisOptions } from './transport/redis/connection.js';
 import { resolveInTransaction, resolveOutboxOptions } from './outbox/outbox.options.js';
 
+/** Celery's default queue. */
+const CELERY_DEFAULT_QUEUE = 'celery';
+
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
 /**
@@ -91,7 +94,27 @@ export function resolveModuleOptions(
       'use 1 to 100 characters from A-Z a-z 0-9 . _ : - (no braces: the prefix sits outside the hash tag)',
     );
   }
-  const defaultQueue = assertName('defaultQueue', options.defaultQueue ?? DEFAULT_QUEUE);
+  const protocol = options.protocol ?? 'taskqueue';
+  if (protocol !== 'taskqueue' && protocol !== 'celery')
+    throw new TaskQueueConfigError('protocol', protocol, "expected 'taskqueue' or 'celery'");
+  if (protocol === 'celery' && (transport !== 'redis' || /^rediss?\+cluster:/.test(brokerUrl)))
+    throw new TaskQueueConfigError(
+      'protocol',
+      protocol,
+      'the Celery protocol needs a single Redis server (redis://, rediss:// or a Sentinel URL): it is the layout Python Celery reads, which does not fit a Cluster',
+    );
+  if (protocol === 'celery' && durability !== undefined)
+    throw new TaskQueueConfigError('durability', options.durability, "not supported with protocol 'celery' yet");
+  if (protocol === 'celery' && Object.keys(shards).length > 0)
+    throw new TaskQueueConfigError(
+      'queues',
+      options.queues,
+      "sharded queues are not supported with protocol 'celery' (a Celery queue is one kombu list)",
+    );
+  const defaultQueue = assertName(
+    'defaultQueue',
+    options.defaultQueue ?? (protocol === 'celery' ? CELERY_DEFAULT_QUEUE : DEFAULT_QUEUE),
+  );
   const resultExpiresMs =
     options.resultExpires === undefined ? DEFAULT_RESULT_EXPIRES_MS : toMs(options.resultExpires, 'resultExpires');
   if (resultExpiresMs <= 0)
@@ -110,6 +133,7 @@ export function resolveModuleOptions(
   return {
     brokerUrl,
     transport,
+    protocol,
     prefix,
     defaultQueue,
     resultExpiresMs,

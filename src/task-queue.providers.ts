@@ -6,6 +6,7 @@ import { resolveModuleOptions } from './task-queue.options.js';
 import type { ResolvedTaskQueueOptions, TaskQueueModuleOptions } from './interfaces/index.js';
 import { MemoryTransport } from './transport/memory/memory.transport.js';
 import { RedisTransport } from './transport/redis/redis.transport.js';
+import { CeleryRedisTransport } from './transport/redis/celery/celery-redis.transport.js';
 import type { Transport } from './transport/transport.interface.js';
 import { withShards } from './transport/sharded.transport.js';
 import type { BeatStore } from './transport/beat-store.interface.js';
@@ -32,6 +33,17 @@ export class TaskQueueConnection implements OnApplicationShutdown {
       this.logger.warn(MESSAGES.memoryBroker(options.brokerUrl));
       this.base = MemoryTransport.shared(options.brokerUrl.slice('memory://'.length) || 'default');
       this.owned = false; // shared by every module of this process that names the same broker
+    } else if (options.protocol === 'celery') {
+      this.base = new CeleryRedisTransport({
+        url: options.brokerUrl,
+        client: options.client,
+        connection: options.connection,
+        redisOptions: options.redis,
+        prefix: options.prefix,
+        maxMessageBytes: options.maxMessageBytes,
+        resultTtlMs: options.resultExpiresMs,
+      });
+      this.owned = true;
     } else {
       this.base = new RedisTransport({
         url: options.brokerUrl,

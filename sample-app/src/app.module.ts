@@ -6,6 +6,7 @@ import { EmailModule } from './email/email.module.js';
 import { FlakyModule } from './flaky/flaky.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
+import { PythonModule } from './python/python.module.js';
 import { ReportsModule } from './reports/reports.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 import { taskQueueOptions } from './task-queue.settings.js';
@@ -32,6 +33,7 @@ import { UsersModule } from './users/users.module.js';
     TasksModule,
     HealthModule,
     MaintenanceModule,
+    PythonModule,
     // The operators' dashboard at /taskqueue, open for the demo: a real app passes canActivate instead of public.
     TaskQueueDashboardModule.forRoot({ public: true }),
   ],

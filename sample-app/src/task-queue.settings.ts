@@ -15,15 +15,21 @@ export type SettingReader = (key: string) => string | undefined;
  * - `TASKQUEUE_BROKER_URL=redis://...`: the API only publishes, and
  *   `npm run start:worker` (`nest start worker`) consumes in its own process;
  *   `TASKQUEUE_EMBEDDED_WORKER=true` makes the API consume as well;
- * - `TASKQUEUE_PREFIX`: prefix of every Redis key (default 'taskqueue').
+ * - `TASKQUEUE_PREFIX`: prefix of every Redis key (default 'taskqueue');
+ * - `TASKQUEUE_PROTOCOL=celery`: Celery's wire format, shared with Python Celery.
  */
 export function taskQueueOptions(get: SettingReader): TaskQueueModuleOptions {
   const brokerUrl = get('TASKQUEUE_BROKER_URL') || 'memory://sample';
   const embedded =
     parseFlag('TASKQUEUE_EMBEDDED_WORKER', get('TASKQUEUE_EMBEDDED_WORKER')) ?? brokerUrl.startsWith('memory://');
+  const protocol = get('TASKQUEUE_PROTOCOL') || undefined;
+  if (protocol !== undefined && protocol !== 'celery' && protocol !== 'taskqueue')
+    throw new Error(`TASKQUEUE_PROTOCOL must be celery or taskqueue, not ${JSON.stringify(protocol)}`);
   return {
     brokerUrl,
     prefix: get('TASKQUEUE_PREFIX') || undefined,
+    // 'celery': Python Celery clients and workers share the broker (see python/celery_app.py)
+    ...(protocol ? { protocol, defaultQueue: 'default' } : {}),
     // The embedded worker also runs a beat (periodic tasks): API + worker + beat in one process.
     worker: { autostart: embedded, queues: WORKER_QUEUES, concurrency: WORKER_CONCURRENCY, beat: embedded },
   };

@@ -27,7 +27,7 @@ describe('FlakyController (eager)', () => {
 
   it('retries on TransientError without waiting for the backoff, and answers with a finished task', async () => {
     const res = await moduleRef.get(FlakyController).create({ failures: 2 });
-    const record = await moduleRef.get(TaskClient).result(res.taskId, res.queue).record();
+    const record = await moduleRef.get(TaskClient).result(res.taskId).record();
     expect(record).toMatchObject({ state: TaskState.SUCCESS, retries: 2, result: { attempts: 3 } });
     expect(
       moduleRef
@@ -39,7 +39,7 @@ describe('FlakyController (eager)', () => {
 
   it('stores the failure once the retries are spent', async () => {
     const res = await moduleRef.get(FlakyController).create({ failures: 6 });
-    const result = moduleRef.get(TaskClient).result(res.taskId, res.queue);
+    const result = moduleRef.get(TaskClient).result(res.taskId);
     expect(await result.state()).toBe(TaskState.FAILURE);
     await expect(result.get()).rejects.toMatchObject({
       type: 'TransientError',

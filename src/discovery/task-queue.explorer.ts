@@ -102,6 +102,7 @@ export class TaskQueueExplorer implements OnModuleInit {
       softTimeLimitMs: optionalMs(meta.softTimeLimit, at('softTimeLimit')),
       expiresMs: optionalMs(meta.expires, at('expires')),
       ignoreResult: meta.ignoreResult ?? false,
+      ...(meta.kwargs ? { kwargs: true } : {}),
       rateLimit: meta.rateLimit === undefined ? undefined : parseRateLimit(meta.rateLimit, at('rateLimit')),
       unique: meta.unique === undefined ? undefined : resolveUnique(meta.unique, at('unique')),
     };

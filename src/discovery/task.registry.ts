@@ -19,6 +19,8 @@ export interface TaskDefinition {
   softTimeLimitMs?: number;
   expiresMs?: number;
   ignoreResult: boolean;
+  /** Takes Celery keyword arguments as a trailing object (protocol 'celery'). */
+  kwargs?: boolean;
   /** At most `limit` starts per `intervalMs`, across workers. */
   rateLimit?: { limit: number; intervalMs: number };
   /** Unique tasks (see TaskOptions.unique). */

@@ -41,6 +41,12 @@ export interface TaskOptions {
   /** Store no result (a caller cannot wait for it). @default false */
   ignoreResult?: boolean;
   /**
+   * Accept keyword arguments from Celery senders (protocol 'celery'): they
+   * arrive as one trailing object argument. Without it, a message with keyword
+   * arguments is rejected with an error naming them. @default false
+   */
+  kwargs?: boolean;
+  /**
    * At most this many starts of the task per second, minute or hour across every
    * worker: `'10/s'`, `'100/m'`, `'1000/h'` (a number alone is per second).
    * Starts are spaced evenly (interval / limit apart). A task over the limit

@@ -120,8 +120,15 @@ export interface TaskQueueModuleOptions {
   queues?: Record<string, { shards?: number }>;
   /** Prefix of every Redis key. @default 'taskqueue' */
   prefix?: string;
-  /** Queue of tasks that name none. @default 'default' */
+  /** Queue of tasks that name none. @default 'default' ('celery' with protocol 'celery') */
   defaultQueue?: string;
+  /**
+   * Wire format. `'celery'`: Celery protocol v2 on kombu's Redis layout, and
+   * Celery's Redis result format, so Python Celery clients and workers share
+   * the broker with this app (README, "Working with Python Celery"). Redis only.
+   * @default 'taskqueue'
+   */
+  protocol?: 'taskqueue' | 'celery';
   /** How long results are kept. @default '1d' */
   resultExpires?: Duration;
   /** Largest encoded message accepted, in bytes, on publish and on receipt. @default 1048576 */
@@ -157,6 +164,7 @@ export interface TaskQueueModuleOptions {
 export interface ResolvedTaskQueueOptions {
   brokerUrl: string;
   transport: 'redis' | 'memory';
+  protocol: 'taskqueue' | 'celery';
   prefix: string;
   defaultQueue: string;
   resultExpiresMs: number;

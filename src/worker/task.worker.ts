@@ -56,6 +56,7 @@ import {
   type TaskRef,
 } from '../canvas/index.js';
 import type { CanvasJSON, ChordMembership } from '../protocol/canvas-json.js';
+import { CELERY_IGNORE_RESULT_HEADER, CELERY_KWARGS_HEADER } from '../protocol/celery/index.js';
 import { assertName, toMs, type Duration, type StoredError } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { SignalEmitter } from '../signals/signal.emitter.js';
@@ -490,6 +491,11 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       );
       return this.rejectMessage(running, err.message, msg.id, err, msg);
     }
+    const kwargs = msg.headers?.[CELERY_KWARGS_HEADER];
+    if (typeof kwargs === 'string' && !def.kwargs) {
+      const err = new InvalidMessageError(MESSAGES.kwargsRefused(def.name, def.site, kwargs.split(',')));
+      return this.rejectMessage(running, err.message, msg.id, err, msg);
+    }
     if (this.isRevokedName(msg.task)) {
       // revoked by task name (TaskControl.revoke({ task })): never runs
       const record = this.record(msg, TaskState.REVOKED, { error: { type: 'TaskRevokedError', message: 'revoked' } });
@@ -647,7 +653,8 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         });
         // the key is free before the result shows: whoever sees the task ended can publish it again
         await this.releaseUnique(queue, msg);
-        await this.finish(running, def.ignoreResult ? null : record);
+        const ignore = def.ignoreResult || msg.headers?.[CELERY_IGNORE_RESULT_HEADER] === true;
+        await this.finish(running, ignore ? null : record);
         this.taskLog(() => `Task ${msg.task}[${msg.id}] succeeded in ${runtime} ms`);
         this.signals.emit(TaskSignal.Success, () =>
           payload(TaskSuccessSignal, { id: msg.id, task: msg.task, queue, result, runtime }),

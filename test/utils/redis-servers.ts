@@ -61,15 +61,13 @@ async function call(port: number, command: string[]): Promise<string> {
 export class TestRedisServer {
   private constructor(
     readonly port: number,
-    readonly process: ManagedProcess,
+    public process: ManagedProcess,
     private readonly dir: string,
+    private readonly args: string[],
   ) {}
 
-  /** `ready` says when it answers (default: a plain PING on the port). */
-  static async start(args: string[] = [], ready?: (port: number) => Promise<void>): Promise<TestRedisServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'tq-redis-'));
-    const port = await freePort();
-    const proc = new ManagedProcess(`redis-server ${port}`, 'redis-server', [
+  private static spawn(port: number, dir: string, args: string[]): ManagedProcess {
+    return new ManagedProcess(`redis-server ${port}`, 'redis-server', [
       '--port',
       String(port),
       '--dir',
@@ -77,7 +75,14 @@ export class TestRedisServer {
       ...EPHEMERAL,
       ...args,
     ]);
-    const server = new TestRedisServer(port, proc, dir);
+  }
+
+  /** `ready` says when it answers (default: a plain PING on the port). */
+  static async start(args: string[] = [], ready?: (port: number) => Promise<void>): Promise<TestRedisServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-redis-'));
+    const port = await freePort();
+    const proc = TestRedisServer.spawn(port, dir, args);
+    const server = new TestRedisServer(port, proc, dir, args);
     try {
       await (ready ? ready(port) : pingable(port));
     } catch (err) {
@@ -85,6 +90,22 @@ export class TestRedisServer {
       throw new Error(`${String(err)}\n${proc.logs()}`);
     }
     return server;
+  }
+
+  /**
+   * Stops the server (SHUTDOWN: it saves and exits; SIGKILL: at once) and starts
+   * it again on the same port and directory (with AOF on, it reloads its data).
+   */
+  async restart(how: 'SHUTDOWN' | 'SIGKILL'): Promise<void> {
+    if (how === 'SIGKILL') await this.process.kill();
+    else {
+      const conn = new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      await conn.call('SHUTDOWN').catch(() => undefined); // the connection closes as it exits
+      conn.disconnect();
+      await this.process.exited;
+    }
+    this.process = TestRedisServer.spawn(this.port, this.dir, this.args);
+    await pingable(this.port);
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,2 @@
+export * from './celery-message.js';
+export * from './celery-result.js';
