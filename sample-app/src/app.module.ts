@@ -34,8 +34,8 @@ import { UsersModule } from './users/users.module.js';
     HealthModule,
     MaintenanceModule,
     PythonModule,
-    // The operators' dashboard at /taskqueue (protect it with canActivate in a real app).
-    TaskQueueDashboardModule.forRoot(),
+    // The operators' dashboard at /taskqueue, open for the demo: a real app passes canActivate instead of public.
+    TaskQueueDashboardModule.forRoot({ public: true }),
   ],
 })
 export class AppModule implements NestModule {

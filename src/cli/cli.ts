@@ -79,7 +79,7 @@ function eventLine(e: TaskEvent): string {
 
 /**
  * The operator's command line: `taskqueue status | queues | workers | dead |
- * rejected | ping | active | result | revoke | purge`, against the broker of a
+ * rejected | ping | active | result | revoke | events | replay | purge`, against the broker of a
  * deployment (it needs no application code).
  */
 export function buildCli(io: CliIO): Command {
@@ -415,6 +415,29 @@ export function buildCli(io: CliIO): Command {
           process.off('SIGINT', onSigint);
         }
         return undefined;
+      })(),
+    );
+
+  program
+    .command('replay')
+    .argument('<queue>')
+    .argument('[ids...]', 'ids of the dead letters (or rejected messages) to send back')
+    .option('--all', 'every one of them')
+    .option('--rejected', 'replay rejected messages instead of dead letters')
+    .option('--delete', 'delete them instead of replaying them')
+    .description('send dead letters back to their queue as fresh deliveries (retries start again at 0), or delete them')
+    .action((queue: string, ids: string[], o: { all?: boolean; rejected?: boolean; delete?: boolean }) =>
+      run(async ({ inspector }) => {
+        if (o.all && ids.length) throw new Error('Give ids or --all, not both.');
+        if (!o.all && !ids.length) throw new Error('Give the ids to replay, or --all.');
+        const which = o.all ? 'all' : ids;
+        const n = o.rejected
+          ? await (o.delete ? inspector.deleteRejected(queue, which) : inspector.replayRejected(queue, which))
+          : await (o.delete ? inspector.deleteDead(queue, which) : inspector.replayDead(queue, which));
+        const verb = o.delete ? 'deleted' : 'replayed';
+        return program.opts<GlobalOptions>().json
+          ? { queue, [verb]: n }
+          : `${verb} ${n} ${o.rejected ? 'rejected message' : 'dead letter'}${n === 1 ? '' : 's'} of ${queue}`;
       })(),
     );
 

@@ -175,4 +175,36 @@ export class TaskInspector {
   purge(queue: string): Promise<void> {
     return this.transport.purge(assertName('queue', queue));
   }
+
+  /**
+   * Sends dead letters back to their queue (Celery-style "replay"): those with
+   * the given ids, or every one with 'all', oldest first, atomically. Each runs
+   * as a fresh delivery: its retry count starts again at 0 (the whole retry
+   * budget), a past `expires` no longer applies, and its FAILURE record is
+   * cleared (the state reads PENDING until it runs). Returns how many went back.
+   */
+  replayDead(queue: string, ids: string[] | 'all'): Promise<number> {
+    return this.transport.parked('replay', assertName('queue', queue), 'dead', parkedIds(ids));
+  }
+
+  /** Deletes dead letters (by id, or 'all'); their results expire with their TTL. Returns how many. */
+  deleteDead(queue: string, ids: string[] | 'all'): Promise<number> {
+    return this.transport.parked('delete', assertName('queue', queue), 'dead', parkedIds(ids));
+  }
+
+  /** Sends rejected messages back to their queue, as `replayDead` does (once the task they name is deployed, say). */
+  replayRejected(queue: string, ids: string[] | 'all'): Promise<number> {
+    return this.transport.parked('replay', assertName('queue', queue), 'rejected', parkedIds(ids));
+  }
+
+  /** Deletes rejected messages (by id, or 'all'). Returns how many. */
+  deleteRejected(queue: string, ids: string[] | 'all'): Promise<number> {
+    return this.transport.parked('delete', assertName('queue', queue), 'rejected', parkedIds(ids));
+  }
+}
+
+function parkedIds(ids: string[] | 'all'): string[] | 'all' {
+  if (ids === 'all') return ids;
+  if (!Array.isArray(ids)) throw new TaskQueueConfigError('ids', ids, "expected an array of task ids or 'all'");
+  return ids.map((id) => assertName('task id', id));
 }

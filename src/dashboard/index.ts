@@ -1,3 +1,4 @@
 export { TaskQueueDashboardModule } from './dashboard.module.js';
 export type { TaskQueueDashboardOptions } from './dashboard.options.js';
-export type { DashboardOverview } from './dashboard.controller.js';
+export type { DashboardOverview, DashboardTaskDetail, DashboardTaskNode } from './dashboard.controller.js';
+export type { DashboardTaskSummary } from './dashboard.events.js';

@@ -325,4 +325,12 @@ export interface Transport {
   clusterState?(): Promise<ClusterState | undefined>;
 
   close(): Promise<void>;
+
+  /**
+   * Replays (back to the end of its ready list, as a fresh delivery: retry
+   * count 0, no `expires`, redelivery count and stored result cleared) or
+   * deletes parked entries of a queue, atomically: those whose id is in `ids`,
+   * or every one with 'all'. Oldest first. Returns how many it took.
+   */
+  parked(op: 'replay' | 'delete', queue: string, kind: 'dead' | 'rejected', ids: string[] | 'all'): Promise<number>;
 }

@@ -1,5 +1,7 @@
 import type { TestingModule } from '@nestjs/testing';
-import { TaskClient, TaskWorker } from '../../src/index.js';
+import { TaskClient, TaskInspector, TaskState, TaskWorker } from '../../src/index.js';
+import { TASK_QUEUE_TRANSPORT } from '../../src/task-queue.constants.js';
+import type { Transport } from '../../src/transport/index.js';
 import { runCli } from '../../src/cli/cli.js';
 import { MathService } from '../fixtures/math.service.js';
 import { createTaskApp } from '../utils/app.js';
@@ -67,6 +69,39 @@ describe('taskqueue CLI', () => {
     expect(JSON.parse((await cli('--json', 'result', r.id)).out)).toMatchObject({ queue: 'default', state: 'STARTED' });
     expect((await cli('revoke', r.id, '--terminate')).code).toBe(0);
     await expect(r.get({ timeout: 5000 })).rejects.toThrow(/revoked/);
+  });
+
+  it('replay: sends dead letters back (by id or --all), or deletes them', async () => {
+    const q = 'replayed';
+    const inspector = app.get(TaskInspector);
+    const a = await client.for(MathService).add.applyAsync([1, 2], { queue: q });
+    const b = await client.for(MathService).add.applyAsync([3, 4], { queue: q });
+    // park them as dead letters, as a worker would after the last retry
+    const transport = app.get<Transport>(TASK_QUEUE_TRANSPORT);
+    const held = await transport.reserve({
+      queue: q,
+      max: 2,
+      startCount: 2,
+      leaseMs: 30_000,
+      workerId: 'cli-test',
+      maxRedeliveries: 3,
+      resultTtlMs: 60_000,
+    });
+    for (const it of held.items)
+      await transport.fail(
+        { queue: q, id: it.id, record: { id: it.id, state: TaskState.FAILURE, at: Date.now() }, resultTtlMs: 60_000 },
+        it.raw,
+      );
+    expect(await inspector.counts(q)).toMatchObject({ ready: 0, dead: 2 });
+    expect((await cli('replay', q)).code).toBe(1);
+    expect((await cli('replay', q, a.id, '--all')).code).toBe(1);
+    expect((await cli('replay', q, a.id)).out).toBe(`replayed 1 dead letter of ${q}`);
+    expect(await inspector.counts(q)).toMatchObject({ ready: 1, dead: 1 });
+    expect(await a.state()).toBe('PENDING');
+    expect(JSON.parse((await cli('--json', 'replay', q, '--all', '--delete')).out)).toEqual({ queue: q, deleted: 1 });
+    expect(await inspector.counts(q)).toMatchObject({ ready: 1, dead: 0 });
+    expect(await b.state()).toBe('FAILURE');
+    await cli('purge', q, '--yes');
   });
 
   it('refuses to purge without --yes, and says what is wrong with bad input', async () => {

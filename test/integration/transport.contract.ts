@@ -782,5 +782,96 @@ export function describeTransportContract(
         }
       }, 10_000);
     });
+
+    describe('replay and delete parked entries', () => {
+      /** Publishes, reserves and dead-letters each message (after `retries` retries), oldest first. */
+      const deadLetter = async (q: string, ms: Msg[]) => {
+        await publish(...ms);
+        await t.reserve(req(q));
+        for (const m of ms)
+          await t.fail(
+            {
+              ...update(q, m.id, null),
+              record: record(m.id, TaskState.FAILURE, { error: { type: 'E', message: m.id } }),
+            },
+            m.raw,
+          );
+      };
+
+      it('replays selected dead letters as fresh deliveries: retries 0, no expires, result cleared, oldest first', async () => {
+        const q = newQueue();
+        const [a, b, c] = [msg(q, { retries: 3 }), msg(q, { retries: 2, expires: Date.now() - 1000 }), msg(q)];
+        await deadLetter(q, [a, b, c]);
+        expect(await t.getResult(q, a.id)).toMatchObject({ state: 'FAILURE' });
+        const woken = t.waitForWork([q], Date.now() + 10_000, new AbortController().signal);
+        expect(await t.parked('replay', q, 'dead', [b.id, a.id, 'no-such-id'])).toBe(2);
+        await woken;
+        expect(ids(await t.listDead(q))).toEqual([c.id]);
+        expect(await t.getResult(q, a.id)).toBeNull();
+        expect(await t.getResult(q, c.id)).toMatchObject({ state: 'FAILURE' });
+        expect(await t.counts(q)).toEqual({ ready: 2, delayed: 0, reserved: 0, dead: 1, rejected: 0 });
+        const { items, dropped } = await t.reserve(req(q));
+        expect(dropped).toEqual([]); // b's past `expires` was dropped with the replay
+        expect(ids(items)).toEqual([a.id, b.id]);
+        for (const it of items) {
+          const m = JSON.parse(it.raw) as { retries: number; expires?: number; args: unknown[] };
+          expect(m.retries).toBe(0);
+          expect(m.expires).toBeUndefined();
+          expect(m.args).toEqual([1, 'two', { three: 3 }]);
+        }
+      });
+
+      it('replays all, keeps priorities, and answers 0 when there is nothing to take', async () => {
+        const q = newQueue();
+        const lo = msg(q, { priority: 1 });
+        const hi = msg(q, { priority: 9 });
+        await deadLetter(q, [lo, hi]);
+        expect(await t.parked('replay', q, 'dead', 'all')).toBe(2);
+        expect(await t.listDead(q)).toEqual([]);
+        expect(ids((await t.reserve(req(q))).items)).toEqual([hi.id, lo.id]);
+        expect(await t.parked('replay', q, 'dead', 'all')).toBe(0);
+        expect(await t.parked('replay', q, 'dead', [])).toBe(0);
+        expect(await t.parked('delete', newQueue(), 'rejected', 'all')).toBe(0);
+      });
+
+      it('deletes selected or all entries without running anything', async () => {
+        const q = newQueue();
+        const [a, b, c] = [msg(q), msg(q), msg(q)];
+        await deadLetter(q, [a, b, c]);
+        expect(await t.parked('delete', q, 'dead', [b.id])).toBe(1);
+        expect(ids(await t.listDead(q))).toEqual([c.id, a.id]);
+        expect(await t.getResult(q, b.id)).toMatchObject({ state: 'FAILURE' }); // the record stays until its TTL
+        expect(await t.parked('delete', q, 'dead', 'all')).toBe(2);
+        expect(await t.counts(q)).toEqual({ ready: 0, delayed: 0, reserved: 0, dead: 0, rejected: 0 });
+      });
+
+      it('keeps the order of a long list when it takes a few entries out of it', async () => {
+        const q = newQueue();
+        const ms = Array.from({ length: 1200 }, () => msg(q));
+        // fail() of messages nobody holds parks them just the same
+        for (const m of ms) await t.fail({ ...update(q, m.id, null), record: record(m.id, TaskState.FAILURE) }, m.raw);
+        expect(await t.parked('replay', q, 'dead', [ms[7].id, ms[1100].id])).toBe(2);
+        const left = ms.filter((_, i) => i !== 7 && i !== 1100).reverse();
+        expect(ids(await t.listDead(q, 0, 2000))).toEqual(left.map((m) => m.id));
+        expect(ids((await t.reserve(req(q))).items)).toEqual([ms[7].id, ms[1100].id]);
+      });
+
+      it('replays and deletes rejected messages, an unparsable one included', async () => {
+        const q = newQueue();
+        const [a, b] = [msg(q), msg(q)];
+        await publish(a, b);
+        await t.reserve(req(q));
+        await t.reject(q, a.id, a.raw, 'unknown task');
+        await t.reject(q, b.id, b.raw, 'unknown task');
+        await t.publish([{ queue: q, id: 'junk', priority: 5, raw: 'not json' }]);
+        await t.reserve(req(q));
+        await t.reject(q, 'junk', 'not json', 'malformed');
+        expect(await t.parked('replay', q, 'rejected', [a.id])).toBe(1);
+        expect(ids(await t.listRejected(q))).toEqual(['junk', b.id]);
+        expect(await t.parked('delete', q, 'rejected', 'all')).toBe(2);
+        expect(await t.listRejected(q)).toEqual([]);
+        expect(ids((await t.reserve(req(q))).items)).toEqual([a.id]);
+      });
+    });
   });
 }

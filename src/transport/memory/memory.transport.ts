@@ -876,4 +876,46 @@ export class MemoryTransport implements Transport {
       this.sweepTimer = undefined;
     }
   }
+
+  async parked(
+    op: 'replay' | 'delete',
+    queue: string,
+    kind: 'dead' | 'rejected',
+    ids: string[] | 'all',
+  ): Promise<number> {
+    const q = this.queues.get(queue);
+    if (!q || (ids !== 'all' && ids.length === 0)) return 0;
+    const list = kind === 'dead' ? q.dead : q.rejected;
+    const wanted = new Set(ids === 'all' ? [] : ids);
+    const kept: string[] = [];
+    let n = 0;
+    for (const entry of list) {
+      let e: Partial<ParkedEntry> | undefined;
+      try {
+        e = JSON.parse(entry) as Partial<ParkedEntry>;
+      } catch {
+        e = undefined;
+      }
+      const id = typeof e?.id === 'string' ? e.id : undefined;
+      if (ids !== 'all' && (id === undefined || !wanted.has(id))) {
+        kept.push(entry);
+        continue;
+      }
+      n++;
+      if (op !== 'replay' || typeof e?.raw !== 'string') continue;
+      let h = head(e.raw);
+      const rest = e.raw.slice(h.length);
+      h = h.replace(/,"retries":\d+,/, ',"retries":0,').replace(/,"expires":\d+,/, ',');
+      q.ready[priorityIndex(messagePriority(h))].push(h + rest);
+      if (id !== undefined) {
+        q.results.delete(id);
+        q.redeliveries.delete(id);
+      }
+    }
+    if (n > 0) {
+      list.splice(0, list.length, ...kept);
+      if (op === 'replay') this.wake(queue, q);
+    }
+    return n;
+  }
 }

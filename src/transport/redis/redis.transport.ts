@@ -876,4 +876,15 @@ export class RedisTransport implements Transport {
       }
     }
   }
+
+  async parked(
+    op: 'replay' | 'delete',
+    queue: string,
+    kind: 'dead' | 'rejected',
+    ids: string[] | 'all',
+  ): Promise<number> {
+    if (ids !== 'all' && ids.length === 0) return 0;
+    const args = ids === 'all' ? [op, kind, 'all'] : [op, kind, 'ids', ...ids];
+    return Number(await this.script('parked')(this.keys.base(queue), ...args));
+  }
 }
