@@ -39,7 +39,7 @@ const EVENTS: { [S in TaskSignalName]?: (p: TaskSignalPayloads[S]) => EventField
     worker: p.worker,
     argsrepr: repr(p.args),
     retries: p.retries,
-    eta: p.enqueuedAt,
+    enqueuedAt: p.enqueuedAt,
     parentId: p.parentId,
     rootId: p.rootId,
   }),

@@ -15,7 +15,7 @@ export type TaskEventType =
 /**
  * One event of the stream. Task events carry `id` (the task's), `task` and
  * `queue`; worker events carry `worker`. The type's own fields follow:
- * `argsrepr` (sent, received), `retries`, `eta`, `parentId`, `rootId`
+ * `argsrepr` (sent, received), `retries`, `enqueuedAt` (due or publish time), `parentId`, `rootId`
  * (received), `runtime` (ms) and `resultrepr` (succeeded), `exception`
  * (failed, retried), `countdown` (retried), `terminated`, `expired`,
  * `reason` (revoked, rejected), `queues`, `concurrency`, `running`,
