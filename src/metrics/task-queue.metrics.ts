@@ -1,16 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { LocalCounter, LocalHistogram } from './local-metrics.js';
 import { TaskClient } from '../client/index.js';
 import { TaskInspector } from '../control/index.js';
 import { OutboxRelay } from '../outbox/outbox.relay.js';
 import { OnTaskSignal } from '../signals/on-task-signal.decorator.js';
+import { SignalEmitter } from '../signals/signal.emitter.js';
 import { TaskSignal } from '../signals/task-signal.constants.js';
-import type {
-  TaskPostrunSignal,
-  TaskRejectedSignal,
-  TaskRetrySignal,
-  TaskRevokedSignal,
-} from '../signals/task-signal.payloads.js';
+import type { TaskRejectedSignal, TaskRetrySignal, TaskRevokedSignal } from '../signals/task-signal.payloads.js';
 import {
   DEFAULT_BUCKETS,
   TASK_QUEUE_METRICS_OPTIONS,
@@ -33,9 +30,9 @@ export type TaskOutcome = 'succeeded' | 'failed' | 'retried' | 'revoked' | 'reje
 export class TaskQueueMetrics {
   private readonly logger = new Logger(TaskQueueMetrics.name);
   readonly registry: Registry;
-  readonly tasks: Counter<'task' | 'queue' | 'outcome'>;
-  readonly runtime: Histogram<'task' | 'queue' | 'state'>;
-  readonly wait: Histogram<'task' | 'queue'>;
+  readonly tasks: LocalCounter<'task' | 'queue' | 'outcome'>;
+  readonly runtime: LocalHistogram<'task' | 'queue' | 'state'>;
+  readonly wait: LocalHistogram<'task' | 'queue'>;
   readonly depth: Gauge<'queue' | 'state'>;
   readonly workers: Gauge;
   readonly running: Gauge;
@@ -48,30 +45,35 @@ export class TaskQueueMetrics {
     private readonly inspector: TaskInspector,
     private readonly client: TaskClient,
     outbox: OutboxRelay,
+    signals: SignalEmitter,
   ) {
+    signals.onTaskEnd((msg, queue, state, runtimeMs) =>
+      this.ended(msg.task, queue, state, runtimeMs, msg.retries, msg.eta ?? msg.created),
+    );
     const registry = (this.registry = options.registry ?? defaultRegistry);
     const p = options.prefix ?? 'taskqueue_';
     const registers = [registry];
-    this.tasks = new Counter({
-      name: `${p}tasks_total`,
-      help: 'Tasks that ended a run, by task, queue and outcome (succeeded, failed, retried, revoked, rejected).',
-      labelNames: ['task', 'queue', 'outcome'],
-      registers,
-    });
-    this.runtime = new Histogram({
-      name: `${p}task_runtime_seconds`,
-      help: 'How long tasks ran, by task, queue and final state.',
-      labelNames: ['task', 'queue', 'state'],
-      buckets: options.runtimeBuckets ?? DEFAULT_BUCKETS,
-      registers,
-    });
-    this.wait = new Histogram({
-      name: `${p}task_queue_wait_seconds`,
-      help: 'How long tasks waited in the queue: start minus publish time, or minus the due time of a countdown/ETA.',
-      labelNames: ['task', 'queue'],
-      buckets: options.waitBuckets ?? options.runtimeBuckets ?? DEFAULT_BUCKETS,
-      registers,
-    });
+    // counted in this process per label set, exported when the registry is read (see local-metrics.ts)
+    this.tasks = new LocalCounter(
+      `${p}tasks_total`,
+      'Tasks that ended a run, by task, queue and outcome (succeeded, failed, retried, revoked, rejected).',
+      ['task', 'queue', 'outcome'],
+      registry,
+    );
+    this.runtime = new LocalHistogram(
+      `${p}task_runtime_seconds`,
+      'How long tasks ran, by task, queue and final state.',
+      ['task', 'queue', 'state'],
+      registry,
+      options.runtimeBuckets ?? DEFAULT_BUCKETS,
+    );
+    this.wait = new LocalHistogram(
+      `${p}task_queue_wait_seconds`,
+      'How long tasks waited in the queue: start minus publish time, or minus the due time of a countdown/ETA.',
+      ['task', 'queue'],
+      registry,
+      options.waitBuckets ?? options.runtimeBuckets ?? DEFAULT_BUCKETS,
+    );
     const queues = () => options.queues ?? this.client.knownQueues();
     const onError = (what: string) => (err: unknown) =>
       this.logger.warn(`Could not read ${what} for the metrics: ${(err as Error).message}`);
@@ -141,8 +143,7 @@ export class TaskQueueMetrics {
     const key = `${task}\u0000${queue}`;
     let c = this.byTask.get(key);
     if (!c) {
-      const wait = this.wait.labels({ task, queue });
-      c = { wait: (v) => wait.observe(v), runtime: new Map(), outcomes: new Map() };
+      c = { wait: this.wait.bind({ task, queue }), runtime: new Map(), outcomes: new Map() };
       this.byTask.set(key, c);
     }
     return c;
@@ -151,27 +152,28 @@ export class TaskQueueMetrics {
   private count(task: string, queue: string, outcome: TaskOutcome): void {
     const c = this.of(task, queue);
     let inc = c.outcomes.get(outcome);
-    if (!inc) {
-      const child = this.tasks.labels({ task, queue, outcome });
-      c.outcomes.set(outcome, (inc = () => child.inc()));
-    }
+    if (!inc) c.outcomes.set(outcome, (inc = this.tasks.bind({ task, queue, outcome })));
     inc();
   }
 
-  @OnTaskSignal(TaskSignal.Postrun)
-  protected onPostrun(e: TaskPostrunSignal): void {
-    const c = this.of(e.task, e.queue);
-    let observe = c.runtime.get(e.state);
-    if (!observe) {
-      const child = this.runtime.labels({ task: e.task, queue: e.queue, state: e.state });
-      c.runtime.set(e.state, (observe = (v) => child.observe(v)));
-    }
-    observe(e.runtime / 1000);
+  /** A run ended (from the worker's task-end hook: no signal payload is built for it). */
+  private ended(
+    task: string,
+    queue: string,
+    state: string,
+    runtimeMs: number,
+    retries: number,
+    enqueuedAt: number,
+  ): void {
+    const c = this.of(task, queue);
+    let observe = c.runtime.get(state);
+    if (!observe) c.runtime.set(state, (observe = this.runtime.bind({ task, queue, state })));
+    observe(runtimeMs / 1000);
     // queue wait: start (now minus the run) minus enqueue or due time; first deliveries only,
     // since a retry's would count its earlier runs and backoff
-    if (e.retries === 0) c.wait(Math.max(0, Date.now() - e.runtime - e.enqueuedAt) / 1000);
-    if (e.state === 'SUCCESS') this.count(e.task, e.queue, 'succeeded');
-    else if (e.state === 'FAILURE') this.count(e.task, e.queue, 'failed');
+    if (retries === 0) c.wait(Math.max(0, Date.now() - runtimeMs - enqueuedAt) / 1000);
+    if (state === 'SUCCESS') this.count(task, queue, 'succeeded');
+    else if (state === 'FAILURE') this.count(task, queue, 'failed');
   }
 
   @OnTaskSignal(TaskSignal.Retry)

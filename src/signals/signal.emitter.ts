@@ -1,13 +1,24 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
 import type { SignalHandlerMeta } from './on-task-signal.decorator.js';
-import { TASK_SIGNAL_HANDLER, type TaskSignalName } from './task-signal.constants.js';
+import { TASK_SIGNAL_HANDLER, TaskSignal, type TaskSignalName } from './task-signal.constants.js';
 import type { TaskSignalPayloads } from './task-signal.payloads.js';
 
 interface Emitter2 {
   emit(event: string, ...values: unknown[]): boolean;
   hasListeners(event?: string): boolean;
 }
+
+/** What a task-end listener is told of the message. @internal */
+export interface TaskEndInfo {
+  task: string;
+  retries: number;
+  created: number;
+  eta?: number;
+}
+
+/** @internal */
+export type TaskEndListener = (msg: TaskEndInfo, queue: string, state: string, runtimeMs: number) => void;
 
 interface Handler {
   tasks?: Set<string>;
@@ -101,6 +112,28 @@ export class SignalEmitter implements OnModuleInit {
       if (rest.length) this.handlers.set(signal, rest);
       else this.handlers.delete(signal);
     };
+  }
+
+  private readonly endListeners: TaskEndListener[] = [];
+
+  /**
+   * The library's own per-task hook (metrics): called when a run ends, with
+   * the message and the outcome as they are, so no payload is built for it.
+   * @internal
+   */
+  onTaskEnd(listener: TaskEndListener): void {
+    this.endListeners.push(listener);
+  }
+
+  /** @internal */
+  ended(msg: TaskEndInfo, queue: string, state: string, runtimeMs: number): void {
+    for (const l of this.endListeners) {
+      try {
+        l(msg, queue, state, runtimeMs);
+      } catch (err) {
+        this.fail(TaskSignal.Postrun, 'task end listener', err);
+      }
+    }
   }
 
   /** True when someone listens to `signal` (build the payload only then). */

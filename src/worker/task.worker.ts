@@ -629,6 +629,7 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.signals.emit(TaskSignal.Postrun, () =>
         payload(TaskPostrunSignal, { ...request(), state: TaskState.REVOKED, runtime }),
       );
+      this.signals.ended(msg, queue, TaskState.REVOKED, runtime);
       return { state: TaskState.REVOKED };
     }
     if (!failed) {
@@ -662,11 +663,13 @@ export class TaskWorker implements OnApplicationBootstrap, BeforeApplicationShut
         this.signals.emit(TaskSignal.Postrun, () =>
           payload(TaskPostrunSignal, { ...request(), retval: result, state: TaskState.SUCCESS, runtime }),
         );
+        this.signals.ended(msg, queue, TaskState.SUCCESS, runtime);
         return { state: TaskState.SUCCESS };
       }
     }
     const state = await this.handleError(running, msg, def, error, runtime);
     this.signals.emit(TaskSignal.Postrun, () => payload(TaskPostrunSignal, { ...request(), state, runtime }));
+    this.signals.ended(msg, queue, state, runtime);
     return { state, error: errorToStored(error), retries: msg.retries + 1 };
   }
 
