@@ -7,7 +7,8 @@ import { TaskControl } from '../control/task-control.js';
 import { TASK_QUEUE_BEAT_STORE } from '../task-queue.constants.js';
 import { TaskQueueModule } from '../task-queue.module.js';
 import type { BeatStore } from '../transport/beat-store.interface.js';
-import type { TaskEvent, TaskEventType } from '../interfaces/task-event.interface.js';
+import type { TaskEvent } from '../interfaces/task-event.interface.js';
+import { EVENT_STATE } from '../events/event-states.js';
 
 /** What the CLI prints to; tests pass their own. */
 export interface CliIO {
@@ -51,21 +52,6 @@ function table(rows: Array<Record<string, unknown>>): string[] {
     ...rows.map((r) => line(cols.map((c) => String(r[c] ?? '')))),
   ];
 }
-
-/** The state an event stands for, for `events --state`. */
-const EVENT_STATES: Record<TaskEventType, string> = {
-  'task-sent': 'SENT',
-  'task-received': 'RECEIVED',
-  'task-started': 'STARTED',
-  'task-succeeded': 'SUCCESS',
-  'task-failed': 'FAILURE',
-  'task-retried': 'RETRY',
-  'task-revoked': 'REVOKED',
-  'task-rejected': 'REJECTED',
-  'worker-online': 'ONLINE',
-  'worker-heartbeat': 'HEARTBEAT',
-  'worker-offline': 'OFFLINE',
-};
 
 /** One event as a line: time, type, task[id] and the fields that say what happened. */
 function eventLine(e: TaskEvent): string {
@@ -394,7 +380,7 @@ export function buildCli(io: CliIO): Command {
         const keep = (e: TaskEvent) =>
           (!tasks || (e.task !== undefined && tasks.has(e.task))) &&
           (!queues || (e.queue !== undefined && queues.has(e.queue))) &&
-          (!states || states.has(EVENT_STATES[e.type]));
+          (!states || states.has(EVENT_STATE[e.type]));
         let stop = false;
         const onSigint = () => (stop = true);
         process.once('SIGINT', onSigint);

@@ -3,6 +3,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { TaskInspector } from '../control/task-inspector.js';
 import type { ResolvedTaskQueueOptions, TaskEvent } from '../interfaces/index.js';
 import { TASK_QUEUE_OPTIONS } from '../task-queue.constants.js';
+import { EVENT_STATE } from '../events/event-states.js';
 
 /** One task as the event stream tells it (the dashboard's task list). @publicApi */
 export interface DashboardTaskSummary {
@@ -35,18 +36,6 @@ export interface DashboardTaskFilter {
   search?: string;
   limit?: number;
 }
-
-/** The state each task event stands for. @internal */
-export const EVENT_STATE: Record<string, string> = {
-  'task-sent': 'SENT',
-  'task-received': 'RECEIVED',
-  'task-started': 'STARTED',
-  'task-succeeded': 'SUCCESS',
-  'task-failed': 'FAILURE',
-  'task-retried': 'RETRY',
-  'task-revoked': 'REVOKED',
-  'task-rejected': 'REJECTED',
-};
 
 const PAGE = 1000;
 /** Most events one request reads (the stream is capped near the `events` option's maxLength anyway). */

@@ -1,1 +1,2 @@
 export { TaskEventsWriter, repr } from './task-events.writer.js';
+export { EVENT_STATE } from './event-states.js';
