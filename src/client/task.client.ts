@@ -5,7 +5,7 @@ import { TaskRegistry } from '../discovery/task.registry.js';
 import type { ResolvedTaskQueueOptions } from '../interfaces/index.js';
 import type { InTransactionMode, PublishOptions, SqlClient } from '../interfaces/task-options.interface.js';
 import { TASK_QUEUE_OPTIONS, TASK_QUEUE_TRANSPORT } from '../task-queue.constants.js';
-import { assertName, buildMessage } from '../protocol/index.js';
+import { assertName, buildMessage, uniqueOfRaw } from '../protocol/index.js';
 import type { ChordSpec, PublishItem, Skipped, Transport } from '../transport/transport.interface.js';
 import { asSqlClient, currentTransactionScope, type TransactionScope } from '../outbox/transaction-scope.js';
 import { outboxStatements } from '../outbox/outbox.sql.js';
@@ -166,7 +166,7 @@ export class TaskClient implements CanvasPublisher {
    * caller would hold the handle of a task that may never exist.
    */
   private refuseDeferredUnique(item: PublishItem, route: Route): void {
-    if (!item.raw.includes('"uniqueKey":"', 0)) return;
+    if (!uniqueOfRaw(item.raw)) return;
     throw new TaskQueueConfigError(
       'inTransaction',
       route.kind,

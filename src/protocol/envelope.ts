@@ -82,3 +82,18 @@ export function encodeMessage(m: TaskMessage): string {
   ordered.v = m.v;
   return JSON.stringify(ordered);
 }
+
+/**
+ * A unique task's key, while it holds and ttl (ms), read from an encoded
+ * message's head (before the first structural `,"args":`) the way the Redis
+ * scripts read it, without decoding the message. Undefined when it has none.
+ */
+export function uniqueOfRaw(raw: string): { key: string; while: string; ttl: number } | undefined {
+  const at = raw.indexOf(',"args":');
+  const h = at >= 0 ? raw.slice(0, at) : raw;
+  if (!h.includes('"uniqueKey":"')) return undefined;
+  const key = /"uniqueKey":"([^"\\]+)"/.exec(h)?.[1];
+  const ttl = Number(/"uniqueTtl":(\d+)/.exec(h)?.[1] ?? 0);
+  if (!key || !(ttl > 0)) return undefined;
+  return { key, while: /"uniqueWhile":"([a-z]+)"/.exec(h)?.[1] ?? 'running', ttl };
+}

@@ -1,4 +1,4 @@
-import type { ResultRecord } from '../protocol/index.js';
+import { uniqueOfRaw, type ResultRecord } from '../protocol/index.js';
 import type {
   ChordSpec,
   ParkedEntry,
@@ -10,13 +10,6 @@ import type {
   TerminalUpdate,
   Transport,
 } from './transport.interface.js';
-
-/** A unique task's key, from its message head (see the publish script). */
-function uniqueKeyOf(raw: string): string | undefined {
-  const at = raw.indexOf(',"args":');
-  const head = at >= 0 ? raw.slice(0, at) : raw;
-  return head.includes('"uniqueKey":"') ? /"uniqueKey":"([^"\\]+)"/.exec(head)?.[1] : undefined;
-}
 
 /** Between a queue's name and its shard number: never in a queue name, so a shard never is another queue. */
 const SEP = '@';
@@ -146,7 +139,7 @@ export function withShards(inner: Transport, counts: Readonly<Record<string, num
     // a unique task goes to the shard its key hashes to, so one key is held in one place
     publish: (items: PublishItem[], ...rest: unknown[]) =>
       (inner.publish as (...a: unknown[]) => Promise<Skipped>)(
-        items.map((it) => ({ ...it, queue: shards.of(it.queue, uniqueKeyOf(it.raw) ?? it.id) })),
+        items.map((it) => ({ ...it, queue: shards.of(it.queue, uniqueOfRaw(it.raw)?.key ?? it.id) })),
         ...rest,
       ),
     releaseUnique: (queue: string, key: string, id: string) => inner.releaseUnique(shards.of(queue, key), key, id),

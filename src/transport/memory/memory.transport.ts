@@ -6,6 +6,7 @@ import {
   READY_STATES,
   TaskState,
   type ResultRecord,
+  uniqueOfRaw,
 } from '../../protocol/index.js';
 import type {
   ChordJoinOutcome,
@@ -195,15 +196,6 @@ function messageId(raw: string): string {
 function messagePriority(h: string): number {
   const m = /"priority":(\d)/.exec(h);
   return m ? Number(m[1]) : DEFAULT_PRIORITY;
-}
-
-/** A unique task's key, while it holds and its ttl, read from the message head as the scripts do. */
-function uniqueOf(h: string): { key: string; while: string; ttl: number } | undefined {
-  if (!h.includes('"uniqueKey":"')) return undefined;
-  const key = /"uniqueKey":"([^"\\]+)"/.exec(h)?.[1];
-  const ttl = Number(/"uniqueTtl":(\d+)/.exec(h)?.[1] ?? 0);
-  if (!key || !(ttl > 0)) return undefined;
-  return { key, while: /"uniqueWhile":"([a-z]+)"/.exec(h)?.[1] ?? 'running', ttl };
 }
 
 function messageExpires(h: string): number | undefined {
@@ -427,7 +419,7 @@ export class MemoryTransport implements Transport {
         const id = messageId(raw);
         const h = head(raw);
         const expires = messageExpires(h);
-        const unique = uniqueOf(h);
+        const unique = uniqueOfRaw(h);
         const drop = q.revoked.has(id) || (expires !== undefined && expires < now);
         // a unique key held while queued is freed as the task starts; any is freed when it is dropped
         if (unique && (unique.while === 'queued' || (drop && unique.while === 'running')))
@@ -483,7 +475,7 @@ export class MemoryTransport implements Transport {
     const skipped: Skipped = new Map();
     for (const it of items) {
       const q = this.queue(it.queue);
-      const unique = uniqueOf(head(it.raw));
+      const unique = uniqueOfRaw(it.raw);
       if (unique) {
         const holder = q.holdUnique(unique.key, it.id, unique.ttl, now);
         if (holder !== undefined) {
@@ -631,7 +623,7 @@ export class MemoryTransport implements Transport {
     const delayed = q.removeDelayed(id);
     if (delayed === undefined) q.revoked.set(id, now + resultTtlMs);
     else {
-      const unique = uniqueOf(head(delayed));
+      const unique = uniqueOfRaw(delayed);
       if (unique) q.releaseUnique(unique.key, id);
     }
     this.storeFinal(queue, q, id, record, resultTtlMs);
